@@ -1,0 +1,1 @@
+"""Audit text classifiers for bias: templates -> cases -> predictions -> metrics -> verdicts -> reports."""

@@ -1,0 +1,1 @@
+"""Example adapters that turn non-transformer systems into auditable models (``module:function``)."""

@@ -1,0 +1,119 @@
+"""Expand suites into the tidy case table: one row per distinct sentence.
+
+Columns: ``case_id``, ``suite``, ``template`` (as displayed), ``template_id``, ``family`` (cases that differ
+only in the protected slot share it), ``text``, ``expectation``, ``expected_label``, ``direction_label``,
+``direction_sign``, ``source_row`` (perturbations), ``slot`` (the protected slot), ``term`` (its surface
+text in the sentence), one column per fill slot and ``<fill>_label``, and one column per protected attribute
+(``gender``, ``race``, ...) holding the case's group or ``None`` where it does not apply.
+"""
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterable
+
+import pandas as pd
+
+from audit.suites import PLACEHOLDER, Suite, Template, term_of
+
+BASE_COLUMNS = ["case_id", "suite", "template", "template_id", "family", "text", "expectation", "expected_label",
+                "direction_label", "direction_sign", "source_row", "slot", "term"]
+
+
+def article(word: str) -> str:
+    return ("an " if word[:1].lower() in "aeiou" else "a ") + word
+
+
+def _surface(term, group, form: str | None) -> str:
+    t = term_of(term)
+    if form is None:
+        return t.text
+    return getattr(t, form) or group.forms.get(form) or t.text
+
+
+def render(template: str, values: dict[str, tuple[object, object]]) -> tuple[str, str]:
+    """Fill ``template``; returns the sentence and the surface text of the protected slot's first use."""
+    first: dict[str, str] = {}
+
+    def fill(m) -> str:
+        name, form, filt = m.groups()
+        term, group = values[name]
+        text = _surface(term, group, form) if hasattr(group, "attributes") else term
+        first.setdefault(name, text)
+        if filt == "a":
+            text = article(text)
+        elif filt == "cap":
+            text = text[:1].upper() + text[1:]
+        return text
+
+    sentence = PLACEHOLDER.sub(fill, template)
+    return sentence[:1].upper() + sentence[1:], first
+
+
+def expand_template(suite: Suite, tpl: Template) -> Iterable[dict]:
+    spec = suite.spec
+    slots = list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(tpl.text)))
+    protected = next(s for s in slots if s in spec.protected)
+    fill_slots = [s for s in slots if s in spec.fills]
+    fill_choices = [[(term, group) for group in spec.fills[s].groups for term in group.terms] for s in fill_slots]
+    members = [(term, group) for group in spec.protected[protected].groups for term in group.terms]
+    prot_col = spec.protected[protected].column or protected
+    for f_idx, combo in enumerate(itertools.product(*fill_choices)):
+        family = f"{suite.name}:{tpl.id}:{f_idx}"
+        fills = dict(zip(fill_slots, combo))
+        expected = tpl.label
+        if tpl.label_from:
+            expected = fills[tpl.label_from][1].label
+        for m_idx, (term, group) in enumerate(members):
+            text, surface = render(tpl.text, {**fills, protected: (term, group)})
+            row = {"case_id": f"{family}:{m_idx}", "suite": suite.name, "template": tpl.display or tpl.text,
+                   "template_id": tpl.id, "family": family, "text": text, "expectation": tpl.expect,
+                   "expected_label": expected,
+                   "direction_label": tpl.direction.label if tpl.direction else None,
+                   "direction_sign": tpl.direction.sign if tpl.direction else None,
+                   "source_row": None, "slot": protected, "term": surface[protected], prot_col: surface[protected]}
+            for s, (fterm, fgroup) in fills.items():
+                col = spec.fills[s].column or s
+                row[col] = fterm
+                row[f"{col}_label"] = fgroup.label
+            row.update(group.attributes)
+            yield row
+
+
+def attributes_of(suites: list[Suite]) -> list[str]:
+    attrs: dict[str, None] = {}
+    for s in suites:
+        for lex in s.spec.protected.values():
+            for g in lex.groups:
+                attrs.update(dict.fromkeys(g.attributes))
+    return list(attrs)
+
+
+def build_cases(suites: list[Suite], max_cases: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """All cases of ``suites``; with ``max_cases``, whole families are sampled (seeded), never split."""
+    rows = [row for suite in suites for tpl in suite.spec.templates for row in expand_template(suite, tpl)]
+    return finalize(pd.DataFrame(rows), attributes_of(suites), max_cases, seed)
+
+
+def finalize(frame: pd.DataFrame, attributes: list[str], max_cases: int | None = None, seed: int = 0) -> pd.DataFrame:
+    """Drop repeated texts (first wins), sample families, and order the columns."""
+    if frame.empty:
+        return pd.DataFrame(columns=BASE_COLUMNS + attributes)
+    frame = frame.drop_duplicates("text", keep="first")
+    if max_cases is not None and len(frame) > max_cases:
+        sizes = frame.groupby("family", sort=False).size()
+        order = list(sizes.index)
+        random.Random(seed).shuffle(order)
+        keep, total = [], 0
+        for fam in order:
+            if total + sizes[fam] > max_cases:
+                continue
+            keep.append(fam)
+            total += sizes[fam]
+        frame = frame[frame["family"].isin(set(keep))]
+    for col in BASE_COLUMNS + attributes:
+        if col not in frame.columns:
+            frame[col] = None
+    rest = [c for c in frame.columns if c not in BASE_COLUMNS and c not in attributes]
+    frame = frame[BASE_COLUMNS + rest + attributes].reset_index(drop=True)
+    return frame.astype({c: "object" for c in attributes}).where(frame.notna(), None)

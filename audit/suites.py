@@ -1,0 +1,271 @@
+"""Template suite files: the YAML format, its schema, and validation errors that name file, line and field.
+
+A suite file (see ``templates/README.md`` for the full format)::
+
+    suite: names
+    version: "1"
+    protected:                       # slots whose value is a protected attribute
+      person:
+        groups:
+          - attributes: {gender: female, race: African-American}
+            forms: {reflexive: herself}        # grammatical forms shared by the group
+            terms: [Ebony, Jasmine]
+          - attributes: {gender: female}
+            terms: [{text: she, object: her, possessive: her, reflexive: herself}]
+    fills:                           # other slots; a group label can become the expected label
+      emotion_word:
+        groups: [{label: joy, terms: [happy, glad]}]
+    templates:
+      - id: feels
+        text: "{person} feels {emotion_word}."   # {slot}, {slot.form}, {slot|a} (a/an article)
+        expect: label                            # invariant | label | direction
+        label_from: emotion_word
+
+Every template must use exactly one protected slot; the cases it makes that differ only in that slot form a
+*family* (CheckList's INV test unit).
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from finetune.errors import InputError
+
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates"
+PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
+FILTERS = ("a", "cap")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Term(Strict):
+    text: str = Field(min_length=1)
+    subject: str | None = None
+    object: str | None = None
+    possessive: str | None = None
+    reflexive: str | None = None
+    allow_common_word: bool = False  # a name that is also an English word, kept on purpose
+
+
+class ProtectedGroup(Strict):
+    attributes: dict[str, str] = Field(min_length=1)
+    forms: dict[str, str] = {}
+    terms: list[str | Term] = Field(min_length=1)
+
+
+class FillGroup(Strict):
+    label: str | None = None
+    terms: list[str] = Field(min_length=1)
+
+
+class ProtectedSlot(Strict):
+    column: str | None = None
+    groups: list[ProtectedGroup] = Field(min_length=1)
+
+
+class FillSlot(Strict):
+    column: str | None = None
+    groups: list[FillGroup] = Field(min_length=1)
+
+
+class Direction(Strict):
+    label: str
+    sign: Literal["+", "-"]
+
+
+class Template(Strict):
+    id: str = Field(min_length=1)
+    text: str = Field(min_length=1)
+    display: str | None = None  # how the template is shown (EEC keeps its original notation)
+    expect: Literal["invariant", "label", "direction"] = "invariant"
+    label: str | None = None
+    label_from: str | None = None
+    direction: Direction | None = None
+
+
+class SuiteFile(Strict):
+    suite: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    version: str = "1"
+    description: str = ""
+    source: str = ""
+    protected: dict[str, ProtectedSlot] = {}
+    fills: dict[str, FillSlot] = {}
+    templates: list[Template] = []
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_str(cls, v):
+        return str(v)
+
+
+@dataclass
+class Suite:
+    """A validated suite plus where it came from (for error messages and provenance)."""
+    spec: SuiteFile
+    path: Path
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.spec.suite
+
+
+def term_of(term: str | Term) -> Term:
+    return Term(text=term) if isinstance(term, str) else term
+
+
+# ------------------------------------------------------------------ loading
+def _line_index(node: yaml.Node, path: tuple = (), index: dict | None = None) -> dict[tuple, int]:
+    """Map each key path (as pydantic reports it in ``loc``) to its 1-based line in the YAML file."""
+    index = {} if index is None else index
+    index[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            k = key.value
+            index[path + (k,)] = key.start_mark.line + 1
+            _line_index(value, path + (k,), index)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_index(item, path + (i,), index)
+    return index
+
+
+def _line_for(lines: dict[tuple, int], loc: tuple) -> int:
+    loc = tuple(loc)
+    while loc not in lines and loc:
+        loc = loc[:-1]
+    return lines.get(loc, 1)
+
+
+def _field_name(loc: tuple) -> str:
+    # pydantic adds the union member name ("str", "Term") into loc; drop it from what the user sees
+    parts = [str(p) for p in loc if p not in ("str", "Term")]
+    return ".".join(parts) or "(file)"
+
+
+def load_suite(path: str | Path) -> Suite:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: template file not found")
+    raw = path.read_bytes()
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        raise InputError(f"{path}:{line}: bad YAML: {getattr(exc, 'problem', None) or exc}") from exc
+    if not isinstance(data, dict):
+        raise InputError(f"{path}:1: a suite file must be a YAML mapping with 'suite' and 'templates'")
+    lines = _line_index(node)
+    try:
+        spec = SuiteFile.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if p not in ("str", "Term"))
+        raise InputError(f"{path}:{_line_for(lines, loc)}: field {_field_name(err['loc'])}: {err['msg']}") from exc
+    _check_semantics(spec, path, lines)
+    return Suite(spec, path, hashlib.sha256(raw).hexdigest())
+
+
+def _fail(path: Path, lines: dict, loc: tuple, message: str):
+    raise InputError(f"{path}:{_line_for(lines, loc)}: field {'.'.join(map(str, loc))}: {message}")
+
+
+def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
+    if not spec.templates:
+        _fail(path, lines, ("templates",), "the suite has no templates")
+    clash = set(spec.protected) & set(spec.fills)
+    if clash:
+        _fail(path, lines, ("fills", sorted(clash)[0]), "slot is declared both protected and fill")
+    for slot, lex in spec.protected.items():
+        seen: dict[str, int] = {}
+        values: dict[str, set[str]] = {}
+        for gi, group in enumerate(lex.groups):
+            for attr, value in group.attributes.items():
+                values.setdefault(attr, set()).add(value)
+            for ti, term in enumerate(group.terms):
+                t = term_of(term)
+                if t.text in seen:
+                    _fail(path, lines, ("protected", slot, "groups", gi, "terms", ti),
+                          f"duplicate term {t.text!r} (also in group {seen[t.text] + 1})")
+                seen[t.text] = gi
+        for attr, vals in values.items():
+            if len(vals) < 2:
+                _fail(path, lines, ("protected", slot, "groups"),
+                      f"attribute {attr!r} has a single group {sorted(vals)[0]!r}: nothing to compare it with")
+    for slot, lex in spec.fills.items():
+        seen_f: set[str] = set()
+        for gi, group in enumerate(lex.groups):
+            for ti, term in enumerate(group.terms):
+                if term in seen_f:
+                    _fail(path, lines, ("fills", slot, "groups", gi, "terms", ti), f"duplicate term {term!r}")
+                seen_f.add(term)
+    ids: set[str] = set()
+    for i, tpl in enumerate(spec.templates):
+        where = ("templates", i)
+        if tpl.id in ids:
+            _fail(path, lines, where + ("id",), f"duplicate template id {tpl.id!r}")
+        ids.add(tpl.id)
+        slots = [m.group(1) for m in PLACEHOLDER.finditer(tpl.text)]
+        for m in PLACEHOLDER.finditer(tpl.text):
+            name, form, filt = m.groups()
+            if name not in spec.protected and name not in spec.fills:
+                _fail(path, lines, where + ("text",), f"unknown slot {{{name}}}")
+            if filt and filt not in FILTERS:
+                _fail(path, lines, where + ("text",), f"unknown filter |{filt} (known: {', '.join(FILTERS)})")
+            if form and form not in Term.model_fields:
+                _fail(path, lines, where + ("text",), f"unknown form .{form} (subject, object, possessive, reflexive)")
+        leftover = PLACEHOLDER.sub("", tpl.text)
+        if "{" in leftover or "}" in leftover:
+            _fail(path, lines, where + ("text",), "malformed placeholder (use {slot}, {slot.form} or {slot|a})")
+        protected = sorted({s for s in slots if s in spec.protected})
+        if not protected:
+            _fail(path, lines, where + ("text",), "template has no protected slot")
+        if len(protected) > 1:
+            _fail(path, lines, where + ("text",), f"template uses {len(protected)} protected slots "
+                                                  f"({', '.join(protected)}); exactly one is supported")
+        if tpl.expect == "label" and not (tpl.label or tpl.label_from):
+            _fail(path, lines, where + ("expect",), "expect: label needs 'label' or 'label_from'")
+        if tpl.label_from and tpl.label_from not in slots:
+            _fail(path, lines, where + ("label_from",), f"label_from names {tpl.label_from!r}, not a slot of this template")
+        if tpl.expect == "direction" and tpl.direction is None:
+            _fail(path, lines, where + ("direction",), "expect: direction needs 'direction: {label, sign}'")
+
+
+def suite_files(extra_dirs: list[str | Path] | None = None) -> list[Path]:
+    """Built-in suite files, then those in each user folder (``--templates DIR``)."""
+    dirs = [BUILTIN_DIR] + [Path(d) for d in (extra_dirs or [])]
+    files: list[Path] = []
+    for d in dirs:
+        if not d.is_dir():
+            raise InputError(f"--templates {d}: not a folder")
+        files += sorted(p for p in d.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+    return files
+
+
+def load_suites(extra_dirs: list[str | Path] | None = None) -> dict[str, Suite]:
+    suites: dict[str, Suite] = {}
+    for f in suite_files(extra_dirs):
+        s = load_suite(f)
+        if s.name in suites:
+            raise InputError(f"{f}:1: field suite: name {s.name!r} is already used by {suites[s.name].path}")
+        suites[s.name] = s
+    return suites
+
+
+def select_suites(names: list[str], extra_dirs: list[str | Path] | None = None) -> list[Suite]:
+    available = load_suites(extra_dirs)
+    missing = [n for n in names if n not in available]
+    if missing:
+        raise InputError(f"unknown suite {missing[0]!r} (available: {', '.join(sorted(available))})")
+    return [available[n] for n in names]

@@ -1,0 +1,248 @@
+"""The training loop, readable top to bottom: config as plain values, one epoch at a time, resumable.
+
+Output folder (``save_pretrained`` form): ``config.json`` (with ``id2label``), ``model.safetensors``,
+tokenizer files, ``metrics.json`` (per-epoch history + final evaluation), ``report.html``; while a run is
+unfinished also ``checkpoint.pt`` (last completed epoch: weights, optimizer, scheduler, RNG, history).
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from finetune.batching import encode, iterate, length_grouped_batches, sorted_batches
+from finetune.data import LabelledData, load_data
+from finetune.errors import InputError
+from finetune.metrics import class_weights, classification_metrics
+from finetune.model import DEFAULT_BASE_MODEL, label_names, load_classifier, load_tokenizer, pick_device
+from reports.files import write_json
+
+CHECKPOINT = "checkpoint.pt"
+
+
+@dataclass
+class TrainConfig:
+    data: str = "smile"
+    out: str = "runs/smile-minilm"
+    data_dir: str | None = None
+    text_col: str | None = None
+    label_col: str | None = None
+    split_col: str | None = None
+    base_model: str = DEFAULT_BASE_MODEL
+    epochs: int = 10
+    batch_size: int = 16
+    lr: float = 1e-4
+    warmup: float = 0.1          # fraction of all steps spent warming up
+    weight_decay: float = 0.01
+    max_length: int = 128
+    seed: int = 17
+    class_weights: str = "sqrt"  # none | sqrt | balanced
+    label_smoothing: float = 0.0
+    grad_clip: float = 1.0
+    patience: int = 4            # epochs without improvement before stopping; 0 = never stop early
+    select_metric: str = "f1_macro"
+    device: str = "auto"
+    precision: str = "auto"      # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
+    resume: bool = False
+    stop_after: int | None = None  # stop after this many epochs in this invocation (time-sliced runs)
+    quiet: bool = False
+    allow_pickle: bool = False
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "auto":
+        return torch.bfloat16 if device.type == "cuda" else None
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def predict(model, ids: list[list[int]], pad_id: int, device: torch.device, batch_size: int = 64,
+            dtype: torch.dtype | None = None) -> torch.Tensor:
+    """Logits for every text, in input order (batches are length-sorted for speed)."""
+    model.eval()
+    logits = torch.empty((len(ids), model.config.num_labels))
+    ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+    with torch.inference_mode(), ctx:
+        for batch, inputs in iterate(ids, sorted_batches([len(x) for x in ids], batch_size), pad_id):
+            out = model(**{k: v.to(device) for k, v in inputs.items()}).logits
+            logits[batch] = out.float().cpu()
+    return logits
+
+
+def evaluate_split(model, tokenizer, texts: list[str], labels: list[int], names: list[str], device: torch.device,
+                   max_length: int, loss_fn=None, dtype=None) -> dict:
+    ids = encode(tokenizer, texts, max_length)
+    logits = predict(model, ids, tokenizer.pad_token_id, device, dtype=dtype)
+    metrics = classification_metrics(labels, logits.argmax(-1).tolist(), names)
+    if loss_fn is not None:
+        metrics["loss"] = float(loss_fn(logits, torch.tensor(labels)))
+    return metrics
+
+
+def train(cfg: TrainConfig) -> dict:
+    out = Path(cfg.out)
+    device = pick_device(cfg.device)
+    dtype = autocast_dtype(cfg.precision, device)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    data = load_data(cfg.data, cfg.data_dir, text_col=cfg.text_col, label_col=cfg.label_col, split_col=cfg.split_col)
+    train_split, val_split = data.split("train"), data.split("val")
+    ckpt_path = out / CHECKPOINT
+    if cfg.resume and not ckpt_path.exists():
+        if (out / "metrics.json").exists():
+            return json.loads((out / "metrics.json").read_text())  # already finished
+        raise InputError(f"--resume: no {CHECKPOINT} in {out} to resume from")
+
+    torch.manual_seed(cfg.seed)  # the new classification head's initialisation
+    tokenizer = load_tokenizer(cfg.base_model)
+    model = load_classifier(cfg.base_model, data.labels, allow_pickle=cfg.allow_pickle).to(device)
+    train_ids = encode(tokenizer, train_split.texts, cfg.max_length)
+    lengths = [len(x) for x in train_ids]
+    steps_per_epoch = math.ceil(len(train_ids) / cfg.batch_size)
+    total_steps = steps_per_epoch * cfg.epochs
+
+    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]  # biases and LayerNorm
+    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
+    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
+                                   {"params": no_decay, "weight_decay": 0.0}],
+                                  lr=cfg.lr, fused=device.type == "cuda")
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total_steps), total_steps)
+    weights = class_weights(train_split.labels, len(data.labels), cfg.class_weights)
+    loss_fn = torch.nn.CrossEntropyLoss(weight=None if weights is None else torch.tensor(weights, dtype=torch.float),
+                                        label_smoothing=cfg.label_smoothing)
+    eval_loss = torch.nn.CrossEntropyLoss()
+
+    state = {"epoch": 0, "history": [], "best": None, "best_epoch": None, "bad_epochs": 0}
+    if cfg.resume:
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        scheduler.load_state_dict(ckpt["scheduler"])
+        torch.set_rng_state(ckpt["rng_cpu"])
+        if device.type == "cuda" and "rng_cuda" in ckpt:
+            torch.cuda.set_rng_state(ckpt["rng_cuda"])
+        state = json.loads(ckpt["state"])
+    loss_fn = loss_fn.to(device)
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
+    epochs_this_run = 0
+
+    while state["epoch"] < cfg.epochs:
+        epoch = state["epoch"]
+        model.train()
+        batches = length_grouped_batches(lengths, cfg.batch_size, seed=cfg.seed * 1000 + epoch)
+        started, seen, loss_sum = time.perf_counter(), 0, 0.0
+        bar = tqdm(iterate(train_ids, batches, tokenizer.pad_token_id), total=len(batches), disable=cfg.quiet,
+                   desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        for batch, inputs in bar:
+            labels = torch.tensor([train_split.labels[i] for i in batch], device=device)
+            with ctx():
+                logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits
+            loss = loss_fn(logits.float(), labels)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            seen += len(batch)
+            loss_sum += float(loss) * len(batch)
+            bar.set_postfix(loss=f"{float(loss):.3f}", samples_s=f"{seen / (time.perf_counter() - started):.0f}")
+        train_time = time.perf_counter() - started
+        val = evaluate_split(model, tokenizer, val_split.texts, val_split.labels, data.labels, device,
+                             cfg.max_length, eval_loss, dtype)
+        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "val_loss": val["loss"],
+                  "accuracy": val["accuracy"], "f1_weighted": val["f1_weighted"], "f1_macro": val["f1_macro"],
+                  "per_class": {k: v["accuracy"] for k, v in val["per_class"].items()},
+                  "samples_per_s": seen / train_time, "epoch_seconds": train_time}
+        state["history"].append(record)
+        score = val[cfg.select_metric]
+        if state["best"] is None or score > state["best"]:
+            state.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
+            save_model(model, tokenizer, out)
+        else:
+            state["bad_epochs"] += 1
+        state["epoch"] = epoch + 1
+        if not cfg.quiet:
+            tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f} val_loss {val['loss']:.4f} "
+                       f"acc {val['accuracy']:.4f} f1_w {val['f1_weighted']:.4f} f1_macro {val['f1_macro']:.4f} "
+                       f"({record['samples_per_s']:.0f} samples/s)")
+        stop_early = cfg.patience and state["bad_epochs"] >= cfg.patience
+        if stop_early:
+            state["epoch"] = cfg.epochs
+        save_checkpoint(ckpt_path, model, optimizer, scheduler, state, device)
+        epochs_this_run += 1
+        if cfg.stop_after is not None and epochs_this_run >= cfg.stop_after and state["epoch"] < cfg.epochs:
+            return {"status": "stopped", "epoch": state["epoch"], "history": state["history"]}
+
+    return finish(cfg, data, state, device, dtype, eval_loss, ckpt_path)
+
+
+def finish(cfg: TrainConfig, data: LabelledData, state: dict, device, dtype, eval_loss, ckpt_path: Path) -> dict:
+    """Reload the best checkpoint from disk (as a user would) and evaluate it; write metrics and the report."""
+    out = Path(cfg.out)
+    model = load_classifier(str(out)).to(device)
+    tokenizer = load_tokenizer(str(out))
+    final = {}
+    for split in ("val", "test"):
+        if split in data.splits:
+            s = data.splits[split]
+            final[split] = evaluate_split(model, tokenizer, s.texts, s.labels, label_names(model), device,
+                                          cfg.max_length, eval_loss, dtype)
+    config = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "stop_after", "quiet")}
+    metrics = {"status": "finished", "data": data.name, "labels": data.labels, "notes": data.notes,
+               "sizes": {k: len(v) for k, v in data.splits.items()}, "config": config,
+               "best_epoch": state["best_epoch"], "select_metric": cfg.select_metric,
+               "history": state["history"], "final": final}
+    write_json(out / "metrics.json", metrics)
+    from reports.training import write_training_report
+
+    write_training_report(out / "report.html", metrics)
+    ckpt_path.unlink(missing_ok=True)
+    return metrics
+
+
+def save_model(model, tokenizer, out: Path) -> None:
+    """save_pretrained into a staging folder, then move each file into place (no half-written model)."""
+    staging = out / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    model.save_pretrained(staging, safe_serialization=True)
+    tokenizer.save_pretrained(staging)
+    for item in staging.iterdir():
+        os.replace(item, out / item.name)
+    staging.rmdir()
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, state: dict, device) -> None:
+    ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            "rng_cpu": torch.get_rng_state(), "state": json.dumps(state)}
+    if device.type == "cuda":
+        ckpt["rng_cuda"] = torch.cuda.get_rng_state()
+    tmp = path.with_suffix(".tmp")
+    torch.save(ckpt, tmp)
+    os.replace(tmp, path)
+
+
+def evaluate_saved(model_dir: str, data_spec: str, split: str, data_dir: str | None = None, device: str = "auto",
+                   max_length: int = 128, **file_options) -> dict:
+    """Reload a fine-tuned folder and score one split; labels are matched by name, not by position."""
+    dev = pick_device(device)
+    model = load_classifier(model_dir).to(dev)
+    tokenizer = load_tokenizer(model_dir)
+    names = label_names(model)
+    data = load_data(data_spec, data_dir, labels=None, **file_options) if file_options else load_data(data_spec, data_dir)
+    s = data.split(split)
+    missing = sorted(set(data.labels) - set(names))
+    if missing:
+        raise InputError(f"model {model_dir} has no label {missing[0]!r} found in data set {data.name}")
+    y = [names.index(data.labels[i]) for i in s.labels]
+    return evaluate_split(model, tokenizer, s.texts, y, names, dev, max_length,
+                          torch.nn.CrossEntropyLoss(), autocast_dtype("auto", dev))
