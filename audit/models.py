@@ -114,7 +114,7 @@ def load_callable(spec: str) -> Callable:
 
 def load_model(spec: str, labels: list[str] | None = None, **hf_options) -> HFClassifier | CallableClassifier:
     """A ``module:function`` / ``file.py:function`` spec is a callable; anything else a Hugging Face model."""
-    head, sep, tail = spec.rpartition(":")
+    head, sep, tail = spec.rpartition(":")  # labels only matter for callables; HF models carry id2label
     if sep and tail.isidentifier() and (head.endswith(".py") or "/" not in head) and not spec.startswith("bundled:"):
         return CallableClassifier(spec, labels)
     return HFClassifier(spec, **hf_options)

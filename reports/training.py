@@ -16,4 +16,8 @@ def write_training_report(path: str | Path, metrics: dict) -> Path:
 
 
 def write_data_card(path: str | Path, eda: dict) -> Path:
-    return write_text(path, render("data_card.html.j2", eda=eda))
+    counts = lambda d: [(str(k), float(v), None, None) for k, v in d.items()]
+    bars = {"before": counts(eda["before_cleaning"]["classes"]) if "before_cleaning" in eda else [],
+            "after": counts(eda["after_cleaning"]["classes"]),
+            "lengths": counts({h["bin"]: h["count"] for h in eda["tokens"]["histogram"]})}
+    return write_text(path, render("data_card.html.j2", eda=eda, bars=bars))

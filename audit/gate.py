@@ -1,0 +1,200 @@
+"""The release gate: rules over metrics, a verdict per rule, an overall verdict, and baseline regressions.
+
+A rule selects metric records (``metric`` plus optional ``suite`` / ``attribute`` / ``group`` / ``class`` /
+``template`` selectors, ``"*"`` = any; without ``template`` only whole-suite summaries are selected) and sets
+one bound: ``max``, ``min`` or ``max_abs`` (the size of a signed value, e.g. a probability shift).
+
+Verdict of one record against a rule:
+
+* ``inconclusive`` when it has no value or fewer than ``min_n`` observations (an empty group is never a pass);
+* ``significant: true`` (only a statistically significant excess fails): **fail** when the estimate is beyond
+  the bound *and* the excess is significant: adjusted p-value < alpha for metrics that carry a test, the
+  whole interval beyond the bound for those that do not; otherwise **pass**;
+* ``significant: false``: **fail** when the estimate is beyond the bound; **inconclusive** when the estimate
+  is within it but the interval crosses it (the data cannot vouch for the model); otherwise **pass**.
+
+A rule fails if any selected record fails, is inconclusive if none fails but one is inconclusive or nothing
+was selected, and passes otherwise. The run's verdict is the worst rule verdict.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from finetune.errors import InputError
+
+DEFAULT_GATE = Path(__file__).with_name("default_gate.yaml")
+ORDER = {"pass": 0, "inconclusive": 1, "fail": 2}
+
+
+class Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str
+    metric: str
+    suite: str = "*"
+    attribute: str = "*"
+    group: str = "*"
+    cls: str = Field("*", alias="class")
+    template: str | None = None
+    max: float | None = None
+    min: float | None = None
+    max_abs: float | None = None
+    significant: bool = False
+    baseline_margin: float | None = None  # overrides the gate's margin for --baseline
+
+    @model_validator(mode="after")
+    def _one_bound(self):
+        if sum(b is not None for b in (self.max, self.min, self.max_abs)) != 1:
+            raise ValueError("give exactly one of max, min, max_abs")
+        return self
+
+    def bound(self) -> tuple[str, float]:
+        for key in ("max", "min", "max_abs"):
+            if getattr(self, key) is not None:
+                return key, getattr(self, key)
+        raise AssertionError
+
+    def selects(self, m: dict) -> bool:
+        if m["metric"] != self.metric:
+            return False
+        for key, want in (("suite", self.suite), ("attribute", self.attribute), ("group", self.group),
+                          ("class", self.cls)):
+            if want != "*" and m.get(key) != want:
+                return False
+        if self.template is None:
+            return m.get("template") is None
+        return self.template == "*" or m.get("template") == self.template
+
+
+class Gate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_n: int = Field(10, ge=1)
+    correction: Literal["holm", "bh"] = "holm"
+    baseline_margin: float = Field(0.02, ge=0)
+    rules: list[Rule] = Field(min_length=1)
+
+
+def load_gate(path: str | Path | None = None) -> tuple[Gate, str]:
+    """A gate YAML file, or ``[tool.fairaudit.gate]`` in a pyproject.toml, or the shipped default."""
+    path = Path(path) if path else DEFAULT_GATE
+    if not path.is_file():
+        raise InputError(f"--gate {path}: file not found")
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(path.read_text()).get("tool", {}).get("fairaudit", {}).get("gate")
+            if data is None:
+                raise InputError(f"{path}: no [tool.fairaudit.gate] table")
+        else:
+            data = yaml.safe_load(path.read_text())
+    except (yaml.YAMLError, tomllib.TOMLDecodeError) as exc:
+        raise InputError(f"{path}: cannot parse: {str(exc).splitlines()[0]}") from exc
+    try:
+        return Gate.model_validate(data), str(path)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InputError(f"{path}: field {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+
+
+def judge(m: dict, rule: Rule, gate: Gate) -> tuple[str, str]:
+    """Verdict and a one-line reason for one metric record."""
+    value, ci, n = m.get("value"), m.get("ci"), m.get("n") or 0
+    if value is None:
+        return "inconclusive", "no value (empty or degenerate group)"
+    if n < gate.min_n:
+        return "inconclusive", f"n = {n} < min_n = {gate.min_n}"
+    kind, bound = rule.bound()
+    lo, hi = (ci if ci and ci[0] is not None else (None, None))
+    if kind == "max_abs":
+        value = abs(value)
+        if lo is not None:
+            lo, hi = (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
+    if kind == "min":  # mirror so that "beyond" always means larger
+        value, bound = -value, -bound
+        if lo is not None:
+            lo, hi = -hi, -lo
+    beyond = value > bound
+    shown = f"{abs(value) if kind == 'max_abs' else (-value if kind == 'min' else value):.4f}"
+    if rule.significant:
+        if not beyond:
+            return "pass", f"{shown} within {kind} {abs(bound)}"
+        p = m.get("p_adjusted")
+        if p is not None:
+            return ("fail", f"{shown} beyond {kind} {abs(bound)}, adjusted p = {p:.2g} < {gate.alpha}") if p < gate.alpha \
+                else ("pass", f"{shown} beyond {kind} {abs(bound)} but not significant (adjusted p = {p:.2g})")
+        if lo is not None and lo > bound:
+            return "fail", f"{shown} beyond {kind} {abs(bound)}, whole interval beyond it"
+        return "pass", f"{shown} beyond {kind} {abs(bound)} but the interval reaches it (not significant)"
+    if beyond:
+        return "fail", f"{shown} beyond {kind} {abs(bound)}"
+    if hi is not None and hi > bound:
+        return "inconclusive", f"{shown} within {kind} {abs(bound)} but the interval crosses it"
+    return "pass", f"{shown} within {kind} {abs(bound)}"
+
+
+def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None) -> dict:
+    results = []
+    for rule in gate.rules:
+        selected = [m for m in metrics if rule.selects(m)]
+        judged = [(m, *judge(m, rule, gate)) for m in selected]
+        if not judged:
+            verdict, worst = "inconclusive", None
+            reason = "no cases matched this rule: an empty selection is never a pass"
+        else:
+            worst_m, verdict, reason = max(judged, key=lambda j: (ORDER[j[1]], _size(j[0], rule)))
+            worst = worst_m
+        counts = {v: sum(1 for j in judged if j[1] == v) for v in ORDER}
+        results.append(_rule_result(rule, verdict, reason, worst, counts,
+                                    [dict(id=m["id"], verdict=v, reason=r) for m, v, r in judged if v != "pass"]))
+        if baseline is not None:
+            results.append(regression(rule, gate, selected, baseline))
+    overall = max((r["verdict"] for r in results), key=ORDER.get, default="inconclusive")
+    return {"verdict": overall, "alpha": gate.alpha, "min_n": gate.min_n, "correction": gate.correction,
+            "rules": results}
+
+
+def _size(m: dict, rule: Rule) -> float:
+    v = m.get("value")
+    if v is None:
+        return float("inf")
+    kind, _ = rule.bound()
+    return abs(v) if kind == "max_abs" else (-v if kind == "min" else v)
+
+
+def _rule_result(rule: Rule, verdict: str, reason: str, worst: dict | None, counts: dict, failing: list) -> dict:
+    kind, bound = rule.bound()
+    return {"name": rule.name, "metric": rule.metric, "bound": {kind: bound}, "significant": rule.significant,
+            "verdict": verdict, "reason": reason, "worst": worst and {k: worst.get(k) for k in
+                                                                      ("id", "value", "ci", "n", "p_adjusted")},
+            "counts": counts, "not_passing": failing[:50]}
+
+
+def regression(rule: Rule, gate: Gate, selected: list[dict], baseline: list[dict]) -> dict:
+    """A gated disparity got worse when it grew by more than the margin and its interval excludes the old value."""
+    margin = rule.baseline_margin if rule.baseline_margin is not None else gate.baseline_margin
+    old = {m["id"]: m for m in baseline}
+    worse = []
+    for m in selected:
+        b = old.get(m["id"])
+        if not b or m.get("value") is None or b.get("value") is None:
+            continue
+        new_v, old_v = _size(m, rule), _size(b, rule)
+        ci = m.get("ci")
+        kind, _ = rule.bound()
+        if ci and ci[0] is not None:
+            lo = (0.0 if ci[0] <= 0 <= ci[1] else min(abs(ci[0]), abs(ci[1]))) if kind == "max_abs" else \
+                (-ci[1] if kind == "min" else ci[0])
+        else:
+            lo = new_v
+        if new_v - old_v > margin and lo > old_v:
+            worse.append({"id": m["id"], "old": b["value"], "new": m["value"], "ci": ci})
+    verdict = "fail" if worse else "pass"
+    reason = (f"{len(worse)} disparities worse than the baseline by more than {margin}" if worse
+              else f"no disparity worse than the baseline by more than {margin}")
+    return {"name": f"no regression: {rule.name}", "metric": rule.metric, "bound": {"margin": margin},
+            "significant": True, "verdict": verdict, "reason": reason,
+            "worst": worse[0] if worse else None, "counts": {}, "not_passing": worse[:50], "baseline": True}

@@ -1,0 +1,133 @@
+"""Audit outputs beside ``results.json``: ``report.html`` (people), ``summary.md`` (pull requests) and
+``junit.xml`` (CI), all rendered from the results and the scored cases, never from the model."""
+from __future__ import annotations
+
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from reports.files import write_bytes, write_text
+from reports.render import render
+
+GATED_FIRST = ("mean_shift", "group_flip_rate", "dp_difference", "flip_rate", "eo_difference", "accuracy_difference")
+
+
+def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
+    write_text(out / "report.html", render_html(results, cases))
+    md = render_markdown(results)
+    write_text(out / "summary.md", md)
+    write_bytes(out / "junit.xml", render_junit(results))
+    step_summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as fh:
+            fh.write(md + "\n")
+
+
+# ------------------------------------------------------------------ what the pages show
+def top_disparities(metrics: list[dict], limit: int = 15) -> list[dict]:
+    """The largest effects first: probability shifts by size, then flip and parity gaps by size."""
+    rows = [m for m in metrics if m["metric"] in GATED_FIRST and m.get("value") is not None and m.get("template") is None]
+    return sorted(rows, key=lambda m: -abs(m["value"]))[:limit]
+
+
+def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:
+    """Text pieces with the swapped term flagged, for highlighting (each piece is escaped by the template)."""
+    if not term or term == "(original)":
+        return [(text, False)]
+    at = text.lower().find(term.lower())
+    if at < 0:
+        return [(text, False)]
+    return [(text[:at], False), (text[at:at + len(term)], True), (text[at + len(term):], False)]
+
+
+def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute: str, limit: int = 5) -> list[dict]:
+    sub = cases[(cases["suite"] == suite) & cases[attribute].notna()]
+    if sub.empty:
+        return []
+    probs = sub[[f"p_{l}" for l in labels]].to_numpy()
+    scored = []
+    for fam, idx in sub.groupby("family", sort=False).indices.items():
+        if sub[attribute].iloc[idx].nunique() < 2:
+            continue
+        p = probs[idx]
+        spread = float((p.max(axis=0) - p.min(axis=0)).max())
+        flips = sub["pred"].iloc[idx].nunique() > 1
+        scored.append((flips, spread, fam, idx))
+    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    out = []
+    for flips, spread, fam, idx in scored[:limit]:
+        rows = sub.iloc[idx]
+        cls = int(np.argmax(probs[idx].max(axis=0) - probs[idx].min(axis=0)))
+        members = [{"pieces": split_term(r["text"], r["term"]), "group": r[attribute], "pred": r["pred"],
+                    "p": float(r[f"p_{labels[cls]}"])} for _, r in rows.iterrows()]
+        members.sort(key=lambda m: -m["p"])
+        shown = members if len(members) <= 12 else members[:6] + members[-6:]  # both ends of the spread
+        out.append({"family": fam, "template": rows["template"].iloc[0], "flips": flips, "spread": spread,
+                    "cls": labels[cls], "members": shown, "more": len(members) - len(shown)})
+    return out
+
+
+def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
+    """One section per suite x attribute with its charts, tables and worst families."""
+    labels = results["model"]["labels"]
+    metrics = results["metrics"]
+    pairs = list(dict.fromkeys((m["suite"], m["attribute"]) for m in metrics))
+    out = []
+    for suite, attribute in pairs:
+        ms = [m for m in metrics if m["suite"] == suite and m["attribute"] == attribute]
+        pick = lambda name, **kw: [m for m in ms if m["metric"] == name and all(m.get(k) == v for k, v in kw.items())]
+        dp = pick("dp_difference")
+        focus = max(dp, key=lambda m: m["value"] or 0)["class"] if dp else labels[0]
+        bars = lambda name: [(m["group"], m["value"], *(m["ci"] or (None, None))) for m in pick(name, **{"class": focus})]
+        heat = pick("group_flip_rate")
+        templates = sorted({m["template"] for m in heat if m["template"]})
+        groups = sorted({m["group"] for m in heat})
+        grid = {(m["template"], m["group"]): m["value"] for m in heat if m["template"]}
+        summary = {m["metric"]: m for m in ms if m["metric"] in ("flip_rate", "mean_abs_delta", "max_abs_delta")
+                   and m.get("template") is None}
+        out.append({
+            "suite": suite, "attribute": attribute, "focus": focus, "summary": summary,
+            "sel_bars": bars("selection_rate"), "prob_bars": bars("mean_prob"),
+            "heat": {"rows": templates, "cols": groups,
+                     "values": [[grid.get((t, g)) for g in groups] for t in templates]},
+            "shifts": sorted(pick("mean_shift"), key=lambda m: -abs(m["value"] or 0)),
+            "parity": pick("dp_difference"), "eo": pick("eo_difference"),
+            "accuracy": pick("accuracy"),
+            "auc": [m for m in ms if m["kind"] == "auc"],
+            "families": worst_families(cases, labels, suite, attribute),
+        })
+    return out
+
+
+def render_html(results: dict, cases: pd.DataFrame) -> str:
+    return render("audit.html.j2", r=results, top=top_disparities(results["metrics"]),
+                  sections=sections(results, cases))
+
+
+def render_markdown(results: dict) -> str:
+    return render("summary.md.j2", r=results, top=top_disparities(results["metrics"], 10))
+
+
+def render_junit(results: dict) -> bytes:
+    """One test case per gate rule; a failure carries the measured value and the bound."""
+    gate = results["gate"]
+    allow = gate.get("allow_inconclusive", False)
+    rules = gate["rules"]
+    failures = sum(r["verdict"] == "fail" or (r["verdict"] == "inconclusive" and not allow) for r in rules)
+    skipped = sum(r["verdict"] == "inconclusive" and allow for r in rules)
+    suite = ET.Element("testsuite", name="fairaudit", tests=str(len(rules)), failures=str(failures), errors="0",
+                       skipped=str(skipped), time=str(results["run"]["wall_seconds"]))
+    for rule in rules:
+        case = ET.SubElement(suite, "testcase", classname=f"fairaudit.gate.{rule['metric']}", name=rule["name"])
+        worst = rule.get("worst") or {}
+        bound = ", ".join(f"{k} {v}" for k, v in rule["bound"].items())
+        message = f"{rule['verdict']}: {rule['reason']} (bound: {bound}; worst: {worst.get('id')}, value {worst.get('value')})"
+        if rule["verdict"] == "fail" or (rule["verdict"] == "inconclusive" and not allow):
+            node = ET.SubElement(case, "failure", message=message, type=rule["verdict"])
+            node.text = "\n".join(f"{x['id']}: {x.get('reason', '')}" for x in rule.get("not_passing", []))
+        elif rule["verdict"] == "inconclusive":
+            ET.SubElement(case, "skipped", message=message)
+    return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)
