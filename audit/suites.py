@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from finetune.errors import InputError
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates"
+COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
 FILTERS = ("a", "cap")
 
@@ -181,7 +182,14 @@ def _fail(path: Path, lines: dict, loc: tuple, message: str):
     raise InputError(f"{path}:{_line_for(lines, loc)}: field {'.'.join(map(str, loc))}: {message}")
 
 
+def common_words() -> set[str]:
+    """Names that are also English words ("Will", "Grace"): ambiguous in a frame unless allowed explicitly."""
+    text = COMMON_WORDS_FILE.read_text()
+    return {w for line in text.splitlines() if not line.startswith("#") for w in line.split()}
+
+
 def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
+    ambiguous = common_words()
     if not spec.templates:
         _fail(path, lines, ("templates",), "the suite has no templates")
     clash = set(spec.protected) & set(spec.fills)
@@ -199,6 +207,10 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
                     _fail(path, lines, ("protected", slot, "groups", gi, "terms", ti),
                           f"duplicate term {t.text!r} (also in group {seen[t.text] + 1})")
                 seen[t.text] = gi
+                if t.text[:1].isupper() and " " not in t.text and t.text.lower() in ambiguous and not t.allow_common_word:
+                    _fail(path, lines, ("protected", slot, "groups", gi, "terms", ti),
+                          f"{t.text!r} is also a common English word; pick another name or write "
+                          f"{{text: {t.text}, allow_common_word: true}} and use it only as a subject or object")
         for attr, vals in values.items():
             if len(vals) < 2:
                 _fail(path, lines, ("protected", slot, "groups"),

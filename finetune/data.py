@@ -5,6 +5,7 @@ the label names in id order, so training, evaluation and the audit see the same 
 """
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,6 +130,8 @@ def read_table(path: Path) -> pd.DataFrame:
     try:
         ds = datasets.load_dataset(kind, data_files=str(path), split="train", **kwargs)
     except Exception as exc:  # datasets raises many types for malformed files
+        if "corresponds to no data" in str(exc):
+            raise InputError(f"{path}: the data set is empty (no rows)") from exc
         raise InputError(f"{path}: cannot read as {kind}: {str(exc).splitlines()[0]}") from exc
     return ds.to_pandas()
 
@@ -186,7 +189,9 @@ def from_frame(name: str, frame: pd.DataFrame, text_col: str, label_col: str, sp
 def _stratified(labels: list[int], val_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     idx = list(range(len(labels)))
     counts = pd.Series(labels).value_counts()
-    stratify = labels if counts.min() >= 2 else None  # a singleton class cannot be stratified
+    n_val = math.ceil(val_fraction * len(labels))
+    # a singleton class, or fewer validation rows than classes, cannot be stratified
+    stratify = labels if counts.min() >= 2 and min(n_val, len(labels) - n_val) >= len(counts) else None
     train, val = train_test_split(idx, test_size=val_fraction, random_state=seed, stratify=stratify)
     return train, val
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+from transformers import logging as transformers_logging
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from finetune.errors import InputError
+
+transformers_logging.set_verbosity_error()  # load reports list the new head as "missing": expected, not news
 
 DEFAULT_BASE_MODEL = "bundled:all-MiniLM-L6-v2"
 
@@ -54,7 +57,8 @@ def load_classifier(name: str, labels: list[str] | None = None, allow_pickle: bo
     kwargs: dict = {"use_safetensors": None if allow_pickle else True, "trust_remote_code": trust_remote_code}
     if labels is not None:
         kwargs.update(num_labels=len(labels), id2label=dict(enumerate(labels)),
-                      label2id={label: i for i, label in enumerate(labels)})
+                      label2id={label: i for i, label in enumerate(labels)},
+                      ignore_mismatched_sizes=True)  # re-fine-tuning a classifier with another label set
     try:
         return AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
     except (OSError, ValueError) as exc:

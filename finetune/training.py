@@ -154,8 +154,8 @@ def train(cfg: TrainConfig) -> dict:
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             seen += len(batch)
-            loss_sum += float(loss) * len(batch)
-            bar.set_postfix(loss=f"{float(loss):.3f}", samples_s=f"{seen / (time.perf_counter() - started):.0f}")
+            loss_sum += loss.item() * len(batch)
+            bar.set_postfix(loss=f"{loss.item():.3f}", samples_s=f"{seen / (time.perf_counter() - started):.0f}")
         train_time = time.perf_counter() - started
         val = evaluate_split(model, tokenizer, val_split.texts, val_split.labels, data.labels, device,
                              cfg.max_length, eval_loss, dtype)

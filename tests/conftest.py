@@ -1,0 +1,77 @@
+"""Shared fixtures: tiny randomly initialised BERTs built here (fast), the data folder, small data files."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = Path(os.environ.get("FAIRAUDIT_DATA", ROOT.parent / "shared" / "data"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+torch.set_num_threads(min(2, torch.get_num_threads()))
+
+
+def tiny_config(**kw):
+    from transformers import BertConfig
+
+    return BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                      intermediate_size=64, max_position_embeddings=512, **kw)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    assert (DATA_DIR / "README.md").exists(), f"data sets expected in {DATA_DIR}"
+    return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from finetune.model import DEFAULT_BASE_MODEL, load_tokenizer
+
+    return load_tokenizer(DEFAULT_BASE_MODEL)
+
+
+@pytest.fixture(scope="session")
+def tiny_base(tmp_path_factory, tokenizer) -> Path:
+    """A tiny random BERT encoder (no head) in save_pretrained form: a stand-in base model for fine-tuning."""
+    from transformers import BertModel
+
+    path = tmp_path_factory.mktemp("tiny-base")
+    torch.manual_seed(0)
+    BertModel(tiny_config()).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier(tmp_path_factory, tokenizer) -> Path:
+    """A tiny random 3-class sentiment classifier: something real for the audit engine to score."""
+    from transformers import BertForSequenceClassification
+
+    path = tmp_path_factory.mktemp("tiny-clf")
+    torch.manual_seed(1)
+    labels = ["negative", "neutral", "positive"]
+    model = BertForSequenceClassification(tiny_config(num_labels=3, id2label=dict(enumerate(labels)),
+                                                      label2id={l: i for i, l in enumerate(labels)}))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_csv(tmp_path_factory) -> Path:
+    """120 labelled rows in 3 balanced classes, words that make the classes learnable."""
+    words = {"joy": "great lovely wonderful happy", "anger": "awful furious terrible angry", "calm": "table chair window door"}
+    rows = []
+    for i in range(120):
+        label = list(words)[i % 3]
+        w = words[label].split()
+        rows.append({"text": f"{w[i % 4]} {w[(i + 1) % 4]} day number {i}", "label": label})
+    path = tmp_path_factory.mktemp("data") / "small.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
