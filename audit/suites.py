@@ -127,7 +127,7 @@ def term_of(term: str | Term) -> Term:
 def _line_index(node: yaml.Node, path: tuple = (), index: dict | None = None) -> dict[tuple, int]:
     """Map each key path (as pydantic reports it in ``loc``) to its 1-based line in the YAML file."""
     index = {} if index is None else index
-    index[path] = node.start_mark.line + 1
+    index.setdefault(path, node.start_mark.line + 1)  # a key's own line wins over its value's
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             k = key.value
