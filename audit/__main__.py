@@ -154,7 +154,8 @@ def cmd_generate(args) -> int:
                             split=args.split, seed=args.seed)
         extra, coverage, _ = data_cases(opts, all_suites)
         cases = finalize(pd.concat([cases, extra], ignore_index=True),
-                         attributes_of(list(all_suites.values())) + ["gender"])
+                         list(dict.fromkeys(attributes_of(list(all_suites.values())) + ["gender"])),
+                         unique=["family", "text"])
     write_cases(cases, Path(args.out))
     print(f"{len(cases)} cases, {cases['family'].nunique()} families -> {args.out}")
     if coverage:

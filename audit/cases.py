@@ -95,11 +95,17 @@ def build_cases(suites: list[Suite], max_cases: int | None = None, seed: int = 0
     return finalize(pd.DataFrame(rows), attributes_of(suites), max_cases, seed)
 
 
-def finalize(frame: pd.DataFrame, attributes: list[str], max_cases: int | None = None, seed: int = 0) -> pd.DataFrame:
-    """Drop repeated texts (first wins), sample families, and order the columns."""
+def finalize(frame: pd.DataFrame, attributes: list[str], max_cases: int | None = None, seed: int = 0,
+             unique: list[str] | None = None) -> pd.DataFrame:
+    """Drop repeated texts (first wins), sample families, and order the columns.
+
+    ``unique``: the columns that must not repeat, ``["text"]`` by default. Perturbations pass
+    ``["family", "text"]``: a source sentence heads both its race-swap and its gender-swap family (the
+    inference engine still scores it once).
+    """
     if frame.empty:
         return pd.DataFrame(columns=BASE_COLUMNS + attributes)
-    frame = frame.drop_duplicates("text", keep="first")
+    frame = frame.drop_duplicates(unique or ["text"], keep="first")
     if max_cases is not None and len(frame) > max_cases:
         sizes = frame.groupby("family", sort=False).size()
         order = list(sizes.index)

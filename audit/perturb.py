@@ -176,5 +176,5 @@ def perturb_texts(texts: list[str], suites: dict[str, Suite], labels: list | Non
     for counter in coverage.values():
         counter["inputs"] = len(texts)
     attributes = list(dict.fromkeys(["gender"] + attributes_of(list(suites.values()))))
-    frame = finalize(pd.DataFrame(rows), attributes)
+    frame = finalize(pd.DataFrame(rows), attributes, unique=["family", "text"])
     return frame, {k: dict(v) for k, v in coverage.items()}

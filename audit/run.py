@@ -121,7 +121,7 @@ def run_audit(opts: AuditOptions) -> dict:
         raise InputError("no cases to score: choose a --suite or give --data with something to swap")
     attributes = [a for a in dict.fromkeys(attributes_of(list(all_suites.values())) + ["gender"] +
                                            ([opts.group_col] if opts.group_col else [])) if a in cases.columns]
-    cases = finalize(cases, attributes)
+    cases = finalize(cases, attributes, unique=["family", "text"])  # each part is de-duplicated already
 
     model = load_model(opts.model, opts.labels, device=opts.device, precision=opts.precision,
                        allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code)
