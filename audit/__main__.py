@@ -28,7 +28,7 @@ def add_case_options(p: argparse.ArgumentParser, default_suites: list[str] | Non
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from audit.run import DEFAULT_SUITES
+    from audit.suites import DEFAULT_SUITES
 
     parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args) -> int:
     from audit.console import print_summary
-    from audit.run import DEFAULT_SUITES, AuditOptions, parse_label_map, run_audit
+    from audit.run import AuditOptions, parse_label_map, run_audit
+    from audit.suites import DEFAULT_SUITES
 
     opts = AuditOptions(
         model=args.model, out=args.out, suites=args.suites if args.suites is not None else
@@ -140,7 +141,8 @@ def cmd_compare(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    from audit.run import DEFAULT_SUITES, AuditOptions, data_cases
+    from audit.run import AuditOptions, data_cases
+    from audit.suites import DEFAULT_SUITES
     from audit.cases import attributes_of, build_cases, finalize
     from audit.suites import load_suites, select_suites
     import pandas as pd

@@ -16,7 +16,7 @@ def print_summary(results: dict, out: Path) -> None:
         table.add_column(col)
     for rule in results["gate"]["rules"]:
         worst = rule.get("worst") or {}
-        value = worst.get("value", worst.get("new"))
+        value = worst.get("value")
         table.add_row(rule["name"], ", ".join(f"{k} {v}" for k, v in rule["bound"].items()), str(worst.get("id", "—")),
                       "—" if value is None else f"{value:.4f}", f"[{STYLE[rule['verdict']]}]{rule['verdict']}[/]")
     console.print(table)

@@ -191,7 +191,8 @@ def regression(rule: Rule, gate: Gate, selected: list[dict], baseline: list[dict
         else:
             lo = new_v
         if new_v - old_v > margin and lo > old_v:
-            worse.append({"id": m["id"], "old": b["value"], "new": m["value"], "ci": ci})
+            worse.append({"id": m["id"], "old": b["value"], "new": m["value"], "value": m["value"], "ci": ci,
+                          "n": m.get("n"), "p_adjusted": m.get("p_adjusted")})
     verdict = "fail" if worse else "pass"
     reason = (f"{len(worse)} disparities worse than the baseline by more than {margin}" if worse
               else f"no disparity worse than the baseline by more than {margin}")

@@ -32,7 +32,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
-from sklearn.metrics import roc_auc_score
 
 from audit import stats
 
@@ -296,7 +295,7 @@ def _auc_metrics(suite, attribute, labels, y_true, probs, groups, present) -> li
                 n_pos, n_neg = int(y.sum()), int((~y).sum())
                 if n_pos == 0 or n_neg == 0:
                     continue
-                auc = float(roc_auc_score(y, score[mask]))
+                auc = stats.auc(y, score[mask])
                 out.append(Metric(name, "auc", suite, attribute, auc, int(mask.sum()),
                                   stats.auc_interval(auc, n_pos, n_neg), group=g, cls=labels[c], test="Hanley-McNeil"))
     return out

@@ -18,13 +18,12 @@ from audit.metrics import all_metrics
 from audit.models import load_model
 from audit.perturb import perturb_texts
 from audit.predict import PredictionCache, score
-from audit.suites import load_suites, select_suites
+from audit.suites import DEFAULT_SUITES, load_suites, select_suites
 from finetune.data import BUILTIN, load_data, read_table, require_columns
 from finetune.errors import InputError
 from reports.files import write_json, write_parquet
 
 SCHEMA = "fairaudit.results/1"
-DEFAULT_SUITES = ["eec", "identity", "names"]
 
 
 @dataclass

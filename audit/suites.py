@@ -38,6 +38,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from finetune.errors import InputError
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates"
+DEFAULT_SUITES = ["eec", "identity", "names"]
 COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
 FILTERS = ("a", "cap")
