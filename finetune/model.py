@@ -14,6 +14,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreT
 from finetune.errors import InputError
 
 transformers_logging.set_verbosity_error()  # load reports list the new head as "missing": expected, not news
+transformers_logging.disable_progress_bar()  # per-file load/save bars drown our own progress output
 
 DEFAULT_BASE_MODEL = "bundled:all-MiniLM-L6-v2"
 
