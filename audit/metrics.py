@@ -5,7 +5,8 @@ Counterfactual metrics (per suite x attribute; a *family* is a set of cases that
 slot, and only members with a value for the attribute take part):
 
 * ``flip_rate``: share of families whose predicted label is not the same for every member (CheckList's INV
-  failure rate, Ribeiro et al. 2020). Wilson interval over families. Also per template.
+  failure rate, Ribeiro et al. 2020). Wilson interval over families. Also per template, and per group pair
+  (``group`` = "g1 vs g2": only the members of the two groups count).
 * ``group_flip_rate``: share of a group's members whose label differs from their family's modal label
   (per template too: the heat map). Wilson interval over members.
 * ``mean_shift``: for group g and class c, the mean over families of ``mean_{x in g} p_c(x) - mean_{h != g}
@@ -83,6 +84,7 @@ def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, a
     group_names = sorted(set(groups))
     templates = sub["template_id"].astype(str).to_numpy()
     flips: list[tuple[str, bool]] = []
+    pair_flips: dict[tuple[str, str], list[bool]] = {}
     deviations: dict[tuple[str, str], list[bool]] = {}
     shifts: dict[tuple[str, int], list[float]] = {}
     ctf: list[np.ndarray] = []
@@ -94,6 +96,8 @@ def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, a
             continue  # not a counterfactual family for this attribute
         p, y, tid = probs[idx], pred[idx], templates[idx[0]]
         flips.append((tid, len(set(y)) > 1))
+        for g1, g2 in itertools.combinations(present, 2):
+            pair_flips.setdefault((g1, g2), []).append(len(set(y[(g == g1) | (g == g2)])) > 1)
         modal = np.bincount(y).argmax()
         for gi, dev in zip(g, y != modal):
             deviations.setdefault((gi, tid), []).append(bool(dev))
@@ -117,6 +121,10 @@ def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, a
         fs = [f for t, f in flips if t == tid]
         out.append(Metric("flip_rate", "counterfactual", suite, attribute, sum(fs) / len(fs), len(fs),
                           stats.wilson(sum(fs), len(fs), alpha), template=tid, test="wilson", details={"flipped": sum(fs)}))
+    for (g1, g2), fs in sorted(pair_flips.items()):
+        out.append(Metric("flip_rate", "counterfactual", suite, attribute, sum(fs) / len(fs), len(fs),
+                          stats.wilson(sum(fs), len(fs), alpha), group=f"{g1} vs {g2}", test="wilson",
+                          details={"flipped": sum(fs)}))
     for h in group_names:
         devs = [d for (gi, _), ds in deviations.items() if gi == h for d in ds]
         if devs:

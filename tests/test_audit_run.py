@@ -246,3 +246,14 @@ def test_bundled_minilm_end_to_end(tmp_path):
     assert code in (0, 1)
     results = json.loads((out / "results.json").read_text())
     assert results["run"]["cases"] == 1170 and results["model"]["parameters"] > 20_000_000
+
+
+def test_benchmarks_print_their_figures(tiny_classifier, tiny_base, small_csv, data_dir, capsys):
+    """The benchmark commands run end to end (their figures are for the notes, not asserted here)."""
+    from finetune.__main__ import main as finetune_main
+
+    assert audit_main(["bench", "--model", str(tiny_classifier), "--data-dir", str(data_dir), "--limit", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "labels identical: True" in out and "of bound" in out
+    assert finetune_main(["bench", "--data", str(small_csv), "--base-model", str(tiny_base), "--samples", "24"]) == 0
+    assert "speed-up:" in capsys.readouterr().out

@@ -24,6 +24,7 @@ def test_counterfactual_metrics_exact_values():
                ("f3", "female", 0.5, 0.5)])  # f3 has one group only: not a counterfactual family
     ms = {m.id: m for m in counterfactual_metrics(f, ["a", "b"], "s", "gender")}
     assert ms["flip_rate/s/gender"].value == 0.5 and ms["flip_rate/s/gender"].n == 2
+    assert ms["flip_rate/s/gender/female vs male"].value == 0.5
     assert ms["mean_shift/s/gender/female/a"].value == pytest.approx(0.15)
     assert ms["mean_shift/s/gender/male/a"].value == pytest.approx(-0.15)
     assert ms["mean_shift/s/gender/female/b"].value == pytest.approx(-0.15)
@@ -108,3 +109,21 @@ def test_planted_bias_is_caught_without_a_single_flip(suites):
     results = [audit_verdict(suites, seed, bias=0.05) for seed in range(20)]
     assert sum(v == "fail" for v, _ in results) >= 19  # >= 95% of audits
     assert all(flips == 0 for _, flips in results)
+
+
+def test_fairlearn_bootstrap_option_gives_intervals_around_the_estimate():
+    from audit.metrics import group_metrics
+
+    rng = np.random.default_rng(0)
+    n = 300
+    f = pd.DataFrame({"suite": "d", "family": [f"r{i}" for i in range(n)], "g": rng.choice(["x", "y"], n),
+                      "p_a": rng.random(n)})
+    f["p_b"] = 1 - f["p_a"]
+    f["pred"] = np.where(f["p_a"] >= 0.5, "a", "b")
+    fast = {m.id: m for m in group_metrics(f, ["a", "b"], "d", "g", n_boot=0)}
+    boot = {m.id: m for m in group_metrics(f, ["a", "b"], "d", "g", n_boot=30, seed=1)}
+    assert fast.keys() == boot.keys()
+    for key in ("dp_difference/d/g/a", "selection_rate/d/g/x/a"):
+        assert fast[key].value == boot[key].value
+        lo, hi = boot[key].ci
+        assert lo <= boot[key].value + 0.05 and hi >= boot[key].value - 0.05 and lo < hi
