@@ -15,21 +15,25 @@ from audit.predict import score
 from finetune.data import data_file, resolve_data_dir
 
 
-def matmul_peak(device: torch.device, size: int = 2048, repeats: int = 10) -> float:
-    """Measured FLOP/s of a square fp32 (CPU) / bf16 (CUDA) matmul: the ceiling for dense transformer work."""
+def matmul_peak(device: torch.device, size: int = 2048, repeats: int = 10, rounds: int = 5) -> float:
+    """Best of ``rounds`` measured FLOP/s of a square fp32 (CPU) / bf16 (CUDA) matmul: the ceiling for dense
+    transformer work. The best round, so that a noisy round never lowers the bound in our favour."""
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     for _ in range(2):
         a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return 2 * size ** 3 * repeats / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(rounds):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        best = max(best, 2 * size ** 3 * repeats / (time.perf_counter() - start))
+    return best
 
 
 def run_bench(args) -> dict:
@@ -39,13 +43,15 @@ def run_bench(args) -> dict:
     path = data_file(root, "eec/Equity-Evaluation-Corpus.csv", "Equity Evaluation Corpus (Kiritchenko & Mohammad 2018)")
     texts = pd.read_csv(path)["Sentence"].tolist()[: args.limit]
     model = HFClassifier(args.model, device=args.device)
-    score(model, texts[:64], progress=False)  # warm-up
+    # Each timed run follows one untimed pass over the same texts, for both contenders: the first pass of a
+    # batch shape pays for kernel selection, which a long audit amortises.
+    score(model, texts, progress=False)
     probs, stats = score(model, texts, cache=None, progress=False)
     ours = stats["sentences_per_s"]
 
     pipe = pipeline("text-classification", model=model.model, tokenizer=model.tokenizer, device=model.device,
                     batch_size=32, top_k=None)
-    pipe(texts[:64])
+    pipe(texts)
     start = time.perf_counter()
     out = pipe(texts)
     theirs = len(texts) / (time.perf_counter() - start)
