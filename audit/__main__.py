@@ -180,7 +180,7 @@ def write_cases(cases, out: Path) -> None:
 
 
 def cmd_templates(args) -> int:
-    from audit.cases import build_cases
+    from audit.cases import attributes_of, build_cases
     from audit.suites import load_suite, load_suites
 
     if args.action == "validate":
@@ -198,7 +198,7 @@ def cmd_templates(args) -> int:
         print(f"{'suite':<12} {'version':<8} {'templates':>9} {'cases':>7}  attributes: groups")
         for name, s in suites.items():
             cases = build_cases([s])
-            attrs = [a for a in cases.columns[cases.columns.get_loc("term") + 1:] if a in _attrs(s)]
+            attrs = attributes_of([s])
             desc = "; ".join(f"{a}: {', '.join(sorted(cases[a].dropna().unique()))}" for a in attrs)
             print(f"{name:<12} {s.spec.version:<8} {len(s.spec.templates):>9} {len(cases):>7}  {desc}")
         return 0
@@ -209,10 +209,6 @@ def cmd_templates(args) -> int:
     for _, row in sample.iterrows():
         print(f"{row['family']:<28} {row['text']}")
     return 0
-
-
-def _attrs(suite) -> set[str]:
-    return {a for lex in suite.spec.protected.values() for g in lex.groups for a in g.attributes}
 
 
 def cmd_bench(args) -> int:

@@ -100,8 +100,8 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
         parts.append(rows)
         if groups.dropna().nunique() < 2:
             raise InputError(f"{opts.data}: column {attr!r} has fewer than two groups: nothing to compare")
-    frame = pd.concat([p for p in parts if not p.empty], ignore_index=True) if any(not p.empty for p in parts) else perturbed
-    return frame, coverage, source
+    parts = [p for p in parts if not p.empty] or [perturbed]
+    return pd.concat(parts, ignore_index=True), coverage, source
 
 
 def run_audit(opts: AuditOptions) -> dict:

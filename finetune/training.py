@@ -238,7 +238,7 @@ def evaluate_saved(model_dir: str, data_spec: str, split: str, data_dir: str | N
     model = load_classifier(model_dir).to(dev)
     tokenizer = load_tokenizer(model_dir)
     names = label_names(model)
-    data = load_data(data_spec, data_dir, labels=None, **file_options) if file_options else load_data(data_spec, data_dir)
+    data = load_data(data_spec, data_dir, **file_options)
     s = data.split(split)
     missing = sorted(set(data.labels) - set(names))
     if missing:
