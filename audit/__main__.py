@@ -147,11 +147,12 @@ def cmd_generate(args) -> int:
     from audit.suites import load_suites, select_suites
     import pandas as pd
 
-    suites = select_suites(args.suites if args.suites is not None else ([] if args.data else DEFAULT_SUITES), args.templates)
+    all_suites = load_suites(args.templates)
+    names = args.suites if args.suites is not None else ([] if args.data else DEFAULT_SUITES)
+    suites = select_suites(names, available=all_suites)
     cases = build_cases(suites, args.max_cases, args.seed)
     coverage = None
     if args.data:
-        all_suites = load_suites(args.templates)
         opts = AuditOptions(model="", out="", data=args.data, data_dir=args.data_dir, text_col=args.text_col,
                             split=args.split, seed=args.seed)
         extra, coverage, _ = data_cases(opts, all_suites)

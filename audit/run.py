@@ -110,7 +110,7 @@ def run_audit(opts: AuditOptions) -> dict:
     gate, gate_source = gates.load_gate(opts.gate)
     baseline = load_results(opts.baseline)["metrics"] if opts.baseline else None
     all_suites = load_suites(opts.templates)
-    suites = select_suites(opts.suites, opts.templates) if opts.suites else []
+    suites = select_suites(opts.suites, available=all_suites) if opts.suites else []
     cases = build_cases(suites, opts.max_cases, opts.seed)
     coverage, source = {}, None
     if opts.data:

@@ -276,8 +276,10 @@ def load_suites(extra_dirs: list[str | Path] | None = None) -> dict[str, Suite]:
     return suites
 
 
-def select_suites(names: list[str], extra_dirs: list[str | Path] | None = None) -> list[Suite]:
-    available = load_suites(extra_dirs)
+def select_suites(names: list[str], extra_dirs: list[str | Path] | None = None,
+                  available: dict[str, Suite] | None = None) -> list[Suite]:
+    """The named suites, from ``available`` when the caller has loaded them already (each file parsed once)."""
+    available = available if available is not None else load_suites(extra_dirs)
     missing = [n for n in names if n not in available]
     if missing:
         raise InputError(f"unknown suite {missing[0]!r} (available: {', '.join(sorted(available))})")
