@@ -27,6 +27,14 @@ def add_case_options(p: argparse.ArgumentParser, default_suites: list[str] | Non
     p.add_argument("--seed", type=int, default=0, help="seed for sampling and perturbation choices")
 
 
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where the model runs: this process, or Ray Data actors (pip install 'fairaudit[ray]')")
+    p.add_argument("--ray-address", default=None, help="Ray cluster to join ('auto', ray://host:10001); default "
+                                                       "$RAY_ADDRESS, else a local cluster for this run")
+    p.add_argument("--workers", type=int, default=None, help="Ray model replicas (default: one per GPU, else per CPU)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from audit.suites import DEFAULT_SUITES
 
@@ -56,6 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
     r.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder / hub")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    add_engine_options(r)
 
     rep = sub.add_parser("report", help="re-render the reports of a results folder without the model", formatter_class=F)
     rep.add_argument("results", help="folder with results.json and cases.parquet")
@@ -83,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--data-dir", default=None, help="folder holding eec/Equity-Evaluation-Corpus.csv")
     b.add_argument("--limit", type=int, default=None, help="time only the first N sentences")
     b.add_argument("--device", default="auto", help="auto | cpu | cuda")
+    add_engine_options(b)
     return parser
 
 
@@ -108,7 +118,8 @@ def cmd_run(args) -> int:
         max_cases=args.max_cases, seed=args.seed, n_boot=args.n_boot, gate=args.gate, baseline=args.baseline,
         allow_inconclusive=args.allow_inconclusive, cache_dir=args.cache_dir or None, device=args.device,
         precision=args.precision, max_tokens=args.max_tokens, allow_pickle=args.allow_pickle,
-        trust_remote_code=args.trust_remote_code, progress=not args.quiet)
+        trust_remote_code=args.trust_remote_code, progress=not args.quiet, engine=args.engine,
+        ray_address=args.ray_address, workers=args.workers)
     results = run_audit(opts)
     print_summary(results, Path(args.out))
     return 0 if args.no_fail else exit_code(results["gate"]["verdict"], args.allow_inconclusive)

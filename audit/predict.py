@@ -18,6 +18,8 @@ from tqdm.auto import tqdm
 from audit.models import CallableClassifier, HFClassifier
 from finetune.batching import collate
 
+CALLABLE_BATCH = 256  # texts per call of a Python-callable model
+
 
 class PredictionCache:
     def __init__(self, path: str | Path):
@@ -92,17 +94,22 @@ def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, prog
 
 
 def score(model: HFClassifier | CallableClassifier, texts: list[str], cache: PredictionCache | None = None,
-          max_tokens: int = 8192, progress: bool = True) -> tuple[np.ndarray, dict]:
-    """Probabilities for ``texts`` in input order, plus timing stats (``scored``, ``cached``, ``sentences_per_s``)."""
+          max_tokens: int = 8192, progress: bool = True, engine=None) -> tuple[np.ndarray, dict]:
+    """Probabilities for ``texts`` in input order, plus timing stats (``scored``, ``cached``, ``sentences_per_s``).
+
+    ``engine``: scores the cache-missed texts elsewhere, ``engine(model, texts, max_tokens, progress)``
+    (:class:`audit.ray_engine.RayEngine`); default: here, in this process."""
     unique = list(dict.fromkeys(texts))
     known = cache.get(model.fingerprint, unique) if cache else {}
     todo = [t for t in unique if t not in known]
     started = time.perf_counter()
     if todo:
-        if isinstance(model, HFClassifier):
+        if engine is not None:
+            fresh = engine(model, todo, max_tokens, progress)
+        elif isinstance(model, HFClassifier):
             fresh = score_hf(model, todo, max_tokens, progress)
         else:
-            fresh = np.concatenate([model(todo[i:i + 256]) for i in range(0, len(todo), 256)])
+            fresh = np.concatenate([model(todo[i:i + CALLABLE_BATCH]) for i in range(0, len(todo), CALLABLE_BATCH)])
         if cache:
             cache.put(model.fingerprint, todo, fresh)
         known.update(zip(todo, fresh))

@@ -53,6 +53,9 @@ class AuditOptions:
     allow_pickle: bool = False
     trust_remote_code: bool = False
     progress: bool = True
+    engine: str = "local"            # local | ray (audit/ray_engine.py)
+    ray_address: str | None = None   # None: $RAY_ADDRESS, else a local cluster for this run
+    workers: int | None = None       # Ray model replicas (default: one per GPU, else per CPU)
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:
@@ -108,6 +111,11 @@ def run_audit(opts: AuditOptions) -> dict:
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     gate, gate_source = gates.load_gate(opts.gate)
+    engine = None
+    if opts.engine == "ray":  # before any work: a missing Ray is a usage error
+        from audit.ray_engine import RayEngine
+
+        engine = RayEngine(opts.ray_address, opts.workers, opts.precision)
     baseline = load_results(opts.baseline)["metrics"] if opts.baseline else None
     all_suites = load_suites(opts.templates)
     suites = select_suites(opts.suites, available=all_suites) if opts.suites else []
@@ -126,7 +134,7 @@ def run_audit(opts: AuditOptions) -> dict:
                        allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code)
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
-        probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress)
+        probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
     finally:
         if cache:
             cache.close()

@@ -1,0 +1,148 @@
+"""Score the cache-missed texts on a Ray cluster: Ray Data ``map_batches`` over an actor pool.
+
+Each actor holds one model replica (shipped once through the object store, so every replica has exactly the
+weights the driver fingerprinted, and no node needs the model folder) and scores whole blocks with the local
+engine's own :func:`audit.predict.score`, token-budget batches included. The driver plans the blocks: it
+cuts the local engine's batch plan (length-sorted token-budget batches; chunks of ``CALLABLE_BATCH`` for
+callables) into runs of whole batches, so each actor forms exactly the batches the local engine would have
+formed and the probabilities are the same, bit for bit. Results come back in any order and are joined by
+text. The cache stays on the driver (:func:`audit.predict.score` looks up before and writes after).
+
+``address``: ``None`` joins ``$RAY_ADDRESS`` when set, else starts a local cluster that is shut down after
+the run; ``"auto"`` or ``"ray://host:10001"`` join an existing cluster. An already initialised Ray session
+(``ray.init`` in the caller) is used as it is.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import sys
+
+import numpy as np
+
+from audit.models import CallableClassifier, HFClassifier
+from audit.predict import CALLABLE_BATCH, score, token_budget_batches
+from finetune.errors import InputError
+
+INSTALL = "pip install 'fairaudit[ray]'"
+_LOAD_FAILED = "fairaudit: model replica could not be loaded on a Ray worker: "
+
+
+def require_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401  (the [data] extra)
+    except ImportError as exc:
+        raise InputError(f"--engine ray needs Ray Data ({exc}); install it with: {INSTALL}") from exc
+    return ray
+
+
+class RayEngine:
+    """A scoring function for :func:`audit.predict.score`: ``engine(model, texts, max_tokens, progress)``."""
+
+    def __init__(self, address: str | None = None, workers: int | None = None, precision: str = "auto"):
+        self.ray = require_ray()
+        if workers is not None and workers < 1:
+            raise InputError(f"--workers {workers}: needs at least 1")
+        self.address, self.workers, self.precision = address, workers, precision
+
+    def __call__(self, model: HFClassifier | CallableClassifier, texts: list[str], max_tokens: int = 8192,
+                 progress: bool = True) -> np.ndarray:
+        ray = self.ray
+        started = not ray.is_initialized()
+        if started:
+            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
+                     logging_level=logging.WARNING)
+        try:
+            ray.data.DataContext.get_current().enable_progress_bars = progress
+            return self._score(model, texts, max_tokens)
+        finally:
+            if started:
+                ray.shutdown()
+
+    def _score(self, model, texts: list[str], max_tokens: int) -> np.ndarray:
+        import pandas as pd
+
+        ray = self.ray
+        resources = ray.cluster_resources()
+        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
+        workers = self.workers or gpus or max(cpus, 1)
+        if workers > (gpus or cpus):
+            raise InputError(f"--workers {workers}: the Ray cluster has only {gpus or cpus} "
+                             f"{'GPUs' if gpus else 'CPUs'} (one per model replica)")
+        blocks = plan_blocks(model, texts, max_tokens, workers)
+        ship_callable_module(model)
+        dataset = ray.data.from_pandas([pd.DataFrame({"text": [texts[i] for i in block]}) for block in blocks])
+        scored = dataset.map_batches(Replica, batch_size=None, batch_format="numpy",
+                                     compute=ray.data.ActorPoolStrategy(size=workers),
+                                     num_gpus=1 if gpus else 0, num_cpus=1,
+                                     fn_constructor_kwargs={"model_ref": [ray.put(model)],
+                                                            "precision": self.precision, "max_tokens": max_tokens})
+        probs: dict[str, np.ndarray] = {}
+        try:
+            for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
+                probs.update(zip(batch["text"].tolist(), batch["probs"]))
+        except ray.exceptions.RayError as exc:
+            cause = next((line for line in str(exc).splitlines() if _LOAD_FAILED in line), None)
+            if cause is None:
+                raise
+            hint = (" (a callable must be importable on every Ray worker: install its package there, or give "
+                    "path/to/file.py:function)" if isinstance(model, CallableClassifier) else "")
+            raise InputError(f"model {model.name}: {cause.split(_LOAD_FAILED, 1)[1]}{hint}") from None
+        return np.stack([probs[t] for t in texts])
+
+
+def plan_blocks(model, texts: list[str], max_tokens: int, workers: int, per_worker: int = 4) -> list[list[int]]:
+    """The local engine's batches, in its order, grouped into about ``per_worker`` blocks per worker.
+
+    A block always ends on a batch boundary and lists its texts in the local engine's order (ascending
+    length), so re-batching a block inside an actor reproduces those batches exactly.
+    """
+    if isinstance(model, HFClassifier):
+        ids = model.tokenizer(texts, truncation=True, max_length=model.max_length)["input_ids"]
+        batches = token_budget_batches([len(x) for x in ids], max_tokens)
+    else:
+        batches = [list(range(i, min(i + CALLABLE_BATCH, len(texts)))) for i in range(0, len(texts), CALLABLE_BATCH)]
+    target = math.ceil(len(texts) / (workers * per_worker))
+    blocks, current = [], []
+    for batch in batches:
+        current += batch
+        if len(current) >= target:
+            blocks.append(current)
+            current = []
+    return blocks + ([current] if current else [])
+
+
+def ship_callable_module(model) -> None:
+    """A callable loaded from ``file.py`` lives in a module only the driver has: send it by value."""
+    if isinstance(model, CallableClassifier) and model.fn.__module__.startswith("fairaudit_user_"):
+        from ray import cloudpickle
+
+        cloudpickle.register_pickle_by_value(sys.modules[model.fn.__module__])
+
+
+class Replica:
+    """One Ray actor: one model replica (on its own GPU when the cluster has GPUs) scoring whole blocks."""
+
+    def __init__(self, model_ref: list, precision: str, max_tokens: int):
+        import ray
+        import torch
+
+        try:
+            self.model = ray.get(model_ref[0])
+        except Exception as exc:  # an unimportable callable fails here, on the worker: say so on the driver
+            detail = str(getattr(exc, "cause", None) or exc).strip().splitlines()[-1]
+            raise RuntimeError(f"{_LOAD_FAILED}{type(exc).__name__}: {detail}") from None
+        if isinstance(self.model, HFClassifier):
+            from finetune.model import pick_device
+
+            self.model.device = pick_device("auto")  # the GPU Ray assigned to this actor, if any
+            self.model.model.to(self.model.device)
+            if precision == "auto":  # resolved here: the driver may have no GPU while the workers do
+                self.model.dtype = torch.bfloat16 if self.model.device.type == "cuda" else None
+        self.max_tokens = max_tokens
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        texts = batch["text"].tolist()
+        probs, _ = score(self.model, texts, cache=None, max_tokens=self.max_tokens, progress=False)
+        return {"text": batch["text"], "probs": probs}  # float64 holding the engine's exact values
