@@ -39,7 +39,7 @@ def texts():
     return build_cases([load_suites()["identity"]], max_cases=600, seed=3)["text"].tolist()
 
 
-def test_every_probability_equals_the_local_engine(cluster, tiny_classifier, texts, tmp_path):
+def test_every_probability_equals_the_local_engine(cluster, tiny_classifier, texts):
     model = HFClassifier(str(tiny_classifier))
     # a small token budget: many batches, several blocks per worker
     local, _ = score(model, texts, max_tokens=512, progress=False)
@@ -47,15 +47,11 @@ def test_every_probability_equals_the_local_engine(cluster, tiny_classifier, tex
     assert stats["scored"] == len(set(texts)) and ours.shape == (len(texts), 3)
     np.testing.assert_array_equal(ours, local)
 
+
+def test_audit_run_on_ray_writes_the_same_results(cluster, tmp_path):
     path = tmp_path / "vowels.py"
-    path.write_text(CALLABLE)  # a file only the driver imported: shipped to the workers by value
-    fn = CallableClassifier(f"{path}:predict")
-    np.testing.assert_array_equal(score(fn, texts, progress=False, engine=RayEngine(workers=2))[0],
-                                  score(fn, texts, progress=False)[0])
-
-
-def test_audit_run_on_ray_writes_the_same_results(cluster, tiny_classifier, tmp_path):
-    base = ["run", "--model", str(tiny_classifier), "--suite", "identity", "--max-cases", "800", "-q", "--no-fail"]
+    path.write_text(CALLABLE)  # a file only the driver imports: shipped to the workers by value
+    base = ["run", "--model", f"{path}:predict", "--suite", "identity", "--max-cases", "800", "-q", "--no-fail"]
     assert audit_main(base + ["--out", str(tmp_path / "local"), "--cache-dir", ""]) == 0
     cache = str(tmp_path / "cache")
     ray_args = base + ["--engine", "ray", "--workers", "2", "--cache-dir", cache]
