@@ -4,9 +4,10 @@ Tolerance. Two processes take the same optimisation steps as one: the same globa
 scaled so that DDP's gradient average is the global batch's weighted-mean gradient. What differs is float32
 summation order (each rank sums its half of the batch, then gloo adds the halves), about 1e-7 relative per
 step; AdamW divides by sqrt(v), which can amplify that for parameters with tiny second moments, and the
-differences compound over the ~40 steps. 1e-4 on losses is ~100x the differences seen here (see the test),
-and a real bug (a wrong gradient scale, rows seen twice or never) moves the losses by 1e-2 or more. The base
-model has no dropout for this comparison: one process and two draw different dropout masks.
+differences compound over the 39 steps. Measured here: at most 2e-8 on the epoch losses (0 on validation).
+The test allows 1e-5, 500x that, while a real bug (a wrong gradient scale, rows seen twice or never) moves
+the losses by 1e-2 or more. The base model has no dropout for this comparison: one process and two would
+draw different dropout masks.
 """
 import json
 import os
@@ -22,7 +23,7 @@ import torch
 from conftest import ROOT, tiny_config
 from finetune.training import TrainConfig, train
 
-TRAIN = dict(epochs=3, batch_size=8, lr=5e-4, patience=0)
+TRAIN = dict(epochs=3, batch_size=8, lr=3e-3, patience=0)
 
 
 def torchrun(out: Path, base: Path, data: Path, *extra: str, **popen) -> list[str] | subprocess.Popen:
@@ -62,11 +63,11 @@ def test_two_processes_follow_the_one_process_loss_curve(still_base, small_csv, 
     assert (tmp_path / "two" / "model.safetensors").exists() and not (tmp_path / "two" / "checkpoint.pt").exists()
     assert len(two["history"]) == len(one["history"]) == 3
     for a, b in zip(curve(one), curve(two)):
-        assert b["train_loss"] == pytest.approx(a["train_loss"], abs=1e-4)
-        assert b["val_loss"] == pytest.approx(a["val_loss"], abs=1e-4)
+        assert b["train_loss"] == pytest.approx(a["train_loss"], abs=1e-5)
+        assert b["val_loss"] == pytest.approx(a["val_loss"], abs=1e-5)
         assert b["accuracy"] == a["accuracy"] and b["f1_macro"] == pytest.approx(a["f1_macro"], abs=1e-9)
     # it learnt something, so the comparison is not between two flat curves
-    assert one["history"][-1]["train_loss"] < one["history"][0]["train_loss"] - 0.05
+    assert one["history"][-1]["train_loss"] < one["history"][0]["train_loss"] - 0.02
     assert two["final"]["val"]["accuracy"] == one["final"]["val"]["accuracy"]
 
 
