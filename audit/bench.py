@@ -2,6 +2,9 @@
 
 Prints sentences/s of both, their ratio, whether the predicted labels agree, and the fraction of a FLOP bound:
 ``2 x non-embedding parameters x tokens`` per sentence against a matmul peak measured in the same run.
+
+``--engine ray --workers N``: sentences/s of the Ray engine with 1..N workers on one cluster, against the
+local engine, with per-worker efficiency ``rate(n) / (n x rate(1))``.
 """
 from __future__ import annotations
 
@@ -43,6 +46,8 @@ def run_bench(args) -> dict:
     path = data_file(root, "eec/Equity-Evaluation-Corpus.csv", "Equity Evaluation Corpus (Kiritchenko & Mohammad 2018)")
     texts = pd.read_csv(path)["Sentence"].tolist()[: args.limit]
     model = HFClassifier(args.model, device=args.device)
+    if getattr(args, "engine", "local") == "ray":
+        return ray_scaling(model, texts, args.ray_address, args.workers)
     # Each timed run follows one untimed pass over the same texts, for both contenders: the first pass of a
     # batch shape pays for kernel selection, which a long audit amortises.
     score(model, texts, progress=False)
@@ -73,3 +78,45 @@ def run_bench(args) -> dict:
     print(f"FLOP bound: {bound:.1f} sentences/s (matmul peak {peak / 1e9:.1f} GFLOP/s, "
           f"{model.n_non_embedding_parameters / 1e6:.1f}M non-embedding parameters) -> {ours / bound:.1%} of bound")
     return result
+
+
+def ray_scaling(model: HFClassifier, texts: list[str], address: str | None, workers: int | None) -> dict:
+    """One whole ``score`` call on the cluster per worker count. End to end includes starting the actors and
+    shipping the model; "per worker" divides by the time each actor spent scoring (the engine's
+    ``busy_seconds``), so its efficiency shows how much the workers slow each other down."""
+    import ray
+
+    from audit.ray_engine import RayEngine, connect, replica_slots
+
+    started = connect(address)
+    try:
+        resources = ray.cluster_resources()
+        score(model, texts, progress=False)
+        start = time.perf_counter()
+        score(model, texts, progress=False)
+        local = len(texts) / (time.perf_counter() - start)
+        print(f"EEC sentences: {len(texts)}, local engine on {model.device} ({torch.get_num_threads()} threads); "
+              f"Ray cluster: {int(resources.get('CPU', 0))} CPUs, {int(resources.get('GPU', 0))} GPUs")
+        print(f"local engine: {local:8.1f} sentences/s")
+        print(f"{'workers':>7} {'end to end':>11} {'efficiency':>10} {'not scoring':>11} {'per worker':>10} {'efficiency':>10}")
+        rows = []
+        for n in range(1, (workers or replica_slots()[0]) + 1):
+            engine = RayEngine(workers=n)
+            start = time.perf_counter()
+            engine(model, texts, progress=False)
+            seconds = time.perf_counter() - start
+            row = {"workers": n, "seconds": seconds, "sentences_per_s": len(texts) / seconds,
+                   "not_scoring_s": seconds - engine.busy_seconds / n,
+                   "per_worker_sentences_per_s": len(texts) / engine.busy_seconds}
+            first = (rows or [row])[0]
+            row["efficiency"] = row["sentences_per_s"] / (n * first["sentences_per_s"])
+            row["per_worker_efficiency"] = row["per_worker_sentences_per_s"] / first["per_worker_sentences_per_s"]
+            rows.append(row)
+            print(f"{n:>7} {row['sentences_per_s']:>11.1f} {row['efficiency']:>10.0%} {row['not_scoring_s']:>10.1f}s "
+                  f"{row['per_worker_sentences_per_s']:>10.1f} {row['per_worker_efficiency']:>10.0%}")
+        print("sentences/s; end to end includes actor start-up and model shipping; efficiency = rate(n) / "
+              "(n x rate(1)); per worker = sentences per second of scoring in each actor")
+    finally:
+        if started:
+            ray.shutdown()
+    return {"sentences": len(texts), "local_sentences_per_s": local, "ray": rows}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import sys
+import time
 
 import numpy as np
 
@@ -37,39 +38,58 @@ def require_ray():
     return ray
 
 
+def connect(address: str | None = None) -> bool:
+    """Join ``address`` (else ``$RAY_ADDRESS``, else start a local cluster); True when this call started Ray."""
+    ray = require_ray()
+    if ray.is_initialized():
+        return False
+    ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    return True
+
+
+def replica_slots() -> tuple[int, bool]:
+    """How many model replicas the cluster holds (one per GPU, else one per CPU), and whether they get GPUs."""
+    import ray
+
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
+    return (gpus, True) if gpus else (max(int(resources.get("CPU", 0)), 1), False)
+
+
 class RayEngine:
-    """A scoring function for :func:`audit.predict.score`: ``engine(model, texts, max_tokens, progress)``."""
+    """A scoring function for :func:`audit.predict.score`: ``engine(model, texts, max_tokens, progress)``.
+
+    After a call, ``busy_seconds`` is the time the actors spent scoring, summed over actors (the rest of the
+    wall time is start-up, shipping and scheduling)."""
 
     def __init__(self, address: str | None = None, workers: int | None = None, precision: str = "auto"):
         self.ray = require_ray()
         if workers is not None and workers < 1:
             raise InputError(f"--workers {workers}: needs at least 1")
         self.address, self.workers, self.precision = address, workers, precision
+        self.busy_seconds = 0.0
 
     def __call__(self, model: HFClassifier | CallableClassifier, texts: list[str], max_tokens: int = 8192,
                  progress: bool = True) -> np.ndarray:
-        ray = self.ray
-        started = not ray.is_initialized()
-        if started:
-            ray.init(address=self.address, include_dashboard=False, log_to_driver=False,
-                     logging_level=logging.WARNING)
+        started = connect(self.address)
         try:
-            ray.data.DataContext.get_current().enable_progress_bars = progress
+            self.ray.data.DataContext.get_current().enable_progress_bars = progress
+            if not progress:
+                logging.getLogger("ray.data").setLevel(logging.WARNING)
             return self._score(model, texts, max_tokens)
         finally:
             if started:
-                ray.shutdown()
+                self.ray.shutdown()
 
     def _score(self, model, texts: list[str], max_tokens: int) -> np.ndarray:
         import pandas as pd
 
         ray = self.ray
-        resources = ray.cluster_resources()
-        gpus, cpus = int(resources.get("GPU", 0)), int(resources.get("CPU", 0))
-        workers = self.workers or gpus or max(cpus, 1)
-        if workers > (gpus or cpus):
-            raise InputError(f"--workers {workers}: the Ray cluster has only {gpus or cpus} "
-                             f"{'GPUs' if gpus else 'CPUs'} (one per model replica)")
+        slots, gpus = replica_slots()
+        workers = self.workers or slots
+        if workers > slots:
+            raise InputError(f"--workers {workers}: the Ray cluster has only {slots} {'GPUs' if gpus else 'CPUs'} "
+                             f"(one per model replica)")
         blocks = plan_blocks(model, texts, max_tokens, workers)
         ship_callable_module(model)
         dataset = ray.data.from_pandas([pd.DataFrame({"text": [texts[i] for i in block]}) for block in blocks])
@@ -79,9 +99,11 @@ class RayEngine:
                                      fn_constructor_kwargs={"model_ref": [ray.put(model)],
                                                             "precision": self.precision, "max_tokens": max_tokens})
         probs: dict[str, np.ndarray] = {}
+        self.busy_seconds = 0.0
         try:
             for batch in scored.iter_batches(batch_size=None, batch_format="numpy"):
                 probs.update(zip(batch["text"].tolist(), batch["probs"]))
+                self.busy_seconds += float(batch["busy_s"].sum())
         except ray.exceptions.RayError as exc:
             cause = next((line for line in str(exc).splitlines() if _LOAD_FAILED in line), None)
             if cause is None:
@@ -144,5 +166,8 @@ class Replica:
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         texts = batch["text"].tolist()
+        started = time.perf_counter()
         probs, _ = score(self.model, texts, cache=None, max_tokens=self.max_tokens, progress=False)
-        return {"text": batch["text"], "probs": probs}  # float64 holding the engine's exact values
+        busy = np.zeros(len(texts))
+        busy[0] = time.perf_counter() - started  # once per block
+        return {"text": batch["text"], "probs": probs, "busy_s": busy}  # probs: float64 holding exact values

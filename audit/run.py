@@ -130,7 +130,8 @@ def run_audit(opts: AuditOptions) -> dict:
                                            ([opts.group_col] if opts.group_col else [])) if a in cases.columns]
     cases = finalize(cases, attributes, unique=["family", "text"])  # each part is de-duplicated already
 
-    model = load_model(opts.model, opts.labels, device=opts.device, precision=opts.precision,
+    model = load_model(opts.model, opts.labels, precision=opts.precision,  # with Ray the replicas take the GPUs
+                       device="cpu" if engine else opts.device,
                        allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code)
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
