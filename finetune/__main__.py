@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--stop-after", type=int, default=None, help="stop after N epochs in this invocation "
                                                                 "(continue later with --resume)")
     t.add_argument("--allow-pickle", action="store_true", help="allow loading pickle (.bin) base weights")
+    t.add_argument("--mitigate", default=d.mitigate, help="bias mitigation: cda (counterfactual copies of training "
+                   "sentences), clp (counterfactual logit pairing) or cda,clp; terms from the seen half only")
+    t.add_argument("--clp-weight", type=float, default=d.clp_weight, help="weight W of the logit pairing loss")
+    t.add_argument("--clp-pairs", type=int, default=d.clp_pairs, help="counterfactual pairs added to each batch")
+    t.add_argument("--heldout-seed", type=int, default=d.heldout_seed,
+                   help="seed of the seen/held-out split of lexicon terms and template frames")
     t.add_argument("-q", "--quiet", action="store_true", help="no progress bars (CI)")
 
     e = sub.add_parser("evaluate", help="reload a fine-tuned model and score a split",

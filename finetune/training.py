@@ -25,10 +25,11 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from finetune.batching import encode, iterate, length_grouped_batches, sorted_batches
+from finetune.batching import collate, encode, iterate, length_grouped_batches, sorted_batches
 from finetune.data import LabelledData, load_data
 from finetune.errors import InputError
 from finetune.metrics import class_weights, classification_metrics
+from finetune.mitigation import Mitigation, parse_modes, write_split_suites
 from finetune.model import DEFAULT_BASE_MODEL, label_names, load_classifier, load_tokenizer, pick_device
 from reports.files import write_json
 
@@ -62,6 +63,13 @@ class TrainConfig:
     stop_after: int | None = None  # stop after this many epochs in this invocation (time-sliced runs)
     quiet: bool = False
     allow_pickle: bool = False
+    mitigate: str = ""           # "", "cda", "clp" or "cda,clp" (finetune/mitigation.py)
+    clp_weight: float = 1.0      # W of the counterfactual logit pairing loss
+    clp_pairs: int = 16          # counterfactual pairs added to each training batch under clp
+    heldout_seed: int = 0        # seed of the seen/held-out split of lexicon terms and template frames
+
+
+MITIGATION_FIELDS = ("mitigate", "clp_weight", "clp_pairs", "heldout_seed")
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -127,7 +135,13 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
     torch.manual_seed(cfg.seed)  # the new classification head's initialisation
     tokenizer = load_tokenizer(cfg.base_model)
     model = load_classifier(cfg.base_model, data.labels, allow_pickle=cfg.allow_pickle).to(device)
-    train_ids = encode(tokenizer, train_split.texts, cfg.max_length)
+    train_texts, train_labels = train_split.texts, train_split.labels
+    mitigation = None
+    if parse_modes(cfg.mitigate):  # CDA adds counterfactual rows; CLP builds its pair pool (seen terms only)
+        mitigation = Mitigation(parse_modes(cfg.mitigate), cfg.clp_weight, cfg.clp_pairs, cfg.heldout_seed)
+        train_texts, train_labels = mitigation.augment(train_texts, train_labels)
+        mitigation.build_pairs(train_split.texts, tokenizer, cfg.max_length)
+    train_ids = encode(tokenizer, train_texts, cfg.max_length)
     lengths = [len(x) for x in train_ids]
     steps_per_epoch = math.ceil(len(train_ids) / cfg.batch_size)
     total_steps = steps_per_epoch * cfg.epochs
@@ -139,12 +153,15 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
                                   lr=cfg.lr, fused=device.type == "cuda")
     scheduler = get_linear_schedule_with_warmup(optimizer, int(cfg.warmup * total_steps), total_steps)
     weights = class_weights(train_split.labels, len(data.labels), cfg.class_weights)
-    row_weight = [1.0 if weights is None else float(weights[y]) for y in train_split.labels]  # as the loss weighs rows
+    row_weight = [1.0 if weights is None else float(weights[y]) for y in train_labels]  # as the loss weighs rows
     loss_fn = torch.nn.CrossEntropyLoss(weight=None if weights is None else torch.tensor(weights, dtype=torch.float),
                                         label_smoothing=cfg.label_smoothing)
     eval_loss = torch.nn.CrossEntropyLoss()
 
     state = {"epoch": 0, "history": [], "best": None, "best_epoch": None, "bad_epochs": 0}
+    settings = {k: getattr(cfg, k) for k in MITIGATION_FIELDS} if mitigation else None
+    if settings:
+        state["mitigation"] = settings
     if cfg.resume:
         ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         model.load_state_dict(ckpt["model"])
@@ -156,6 +173,9 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
         if device.type == "cuda" and rng.get("rng_cuda") is not None:
             torch.cuda.set_rng_state(rng["rng_cuda"])
         state = json.loads(ckpt["state"])
+        if state.get("mitigation") != settings:
+            raise InputError(f"--resume: {ckpt_path} was trained with mitigation {state.get('mitigation')}, "
+                             f"not {settings}")
     raw_model = model  # unwrapped: what is evaluated and saved
     if ddp:
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
@@ -168,21 +188,28 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
         epoch = state["epoch"]
         model.train()
         batches = length_grouped_batches(lengths, cfg.batch_size, seed=cfg.seed * 1000 + epoch)
-        started, seen, loss_sum = time.perf_counter(), 0, 0.0
+        started, seen, loss_sum, clp_sum = time.perf_counter(), 0, 0.0, 0.0
         # a distributed batch sampler: this rank's rows of each global batch are every world-th row
         shards = [batch[rank::world] or batch[:1] for batch in batches]
         bar = tqdm(zip(batches, iterate(train_ids, shards, tokenizer.pad_token_id)), total=len(batches),
                    disable=cfg.quiet or not master, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
-        for batch, (rows, inputs) in bar:
-            labels = torch.tensor([train_split.labels[i] for i in rows], device=device)
+        for step, (batch, (rows, inputs)) in enumerate(bar):
+            labels = torch.tensor([train_labels[i] for i in rows], device=device)
+            pairs = mitigation.sample(cfg.seed, epoch, step, rank, world) if mitigation else []
+            if pairs:  # CLP: the step's counterfactual pairs ride along in the same forward pass
+                inputs = collate([train_ids[i] for i in rows] + pairs, tokenizer.pad_token_id)
             with ctx():
                 logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits
-            loss = loss_fn(logits.float(), labels)
+            loss = loss_fn(logits[:len(rows)].float(), labels)
             if ddp:
                 # DDP averages gradients over ranks: scale each rank's weighted mean so that the average is the
                 # global batch's weighted mean. A rank without rows (short last batch) joins with weight 0.
                 mine = sum(row_weight[i] for i in batch[rank::world])
                 loss = loss * (world * mine / sum(row_weight[i] for i in batch))
+            if pairs:  # under DDP each rank pairs its share; DDP's gradient average is the mean over ranks
+                clp = mitigation.pair_loss(logits[len(rows):].float())
+                loss = loss + clp
+                clp_sum += clp.item() / world * len(batch)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             optimizer.step()
@@ -195,6 +222,7 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
         rngs = rng_states(device)
         if ddp:
             loss_sum = all_reduce_sum(loss_sum, device)
+            clp_sum = all_reduce_sum(clp_sum, device) if mitigation else clp_sum
             rngs = gather(rngs, world)
         if master:
             val = evaluate_split(raw_model, tokenizer, val_split.texts, val_split.labels, data.labels, device,
@@ -203,6 +231,8 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
                       "accuracy": val["accuracy"], "f1_weighted": val["f1_weighted"], "f1_macro": val["f1_macro"],
                       "per_class": {k: v["accuracy"] for k, v in val["per_class"].items()},
                       "samples_per_s": seen / train_time, "epoch_seconds": train_time}
+            if mitigation and "clp" in mitigation.modes:
+                record["clp_loss"] = clp_sum / seen  # the part of train_loss that is the pairing loss
             state["history"].append(record)
             score = val[cfg.select_metric]
             if state["best"] is None or score > state["best"]:
@@ -225,11 +255,12 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
         if cfg.stop_after is not None and epochs_this_run >= cfg.stop_after and state["epoch"] < cfg.epochs:
             return {"status": "stopped", "epoch": state["epoch"], "history": state["history"]}
 
-    metrics = finish(cfg, data, state, device, dtype, eval_loss, ckpt_path) if master else None
+    metrics = finish(cfg, data, state, device, dtype, eval_loss, ckpt_path, mitigation) if master else None
     return broadcast(metrics) if ddp else metrics
 
 
-def finish(cfg: TrainConfig, data: LabelledData, state: dict, device, dtype, eval_loss, ckpt_path: Path) -> dict:
+def finish(cfg: TrainConfig, data: LabelledData, state: dict, device, dtype, eval_loss, ckpt_path: Path,
+           mitigation: Mitigation | None = None) -> dict:
     """Reload the best checkpoint from disk (as a user would) and evaluate it; write metrics and the report."""
     out = Path(cfg.out)
     model = load_classifier(str(out)).to(device)
@@ -240,11 +271,15 @@ def finish(cfg: TrainConfig, data: LabelledData, state: dict, device, dtype, eva
             s = data.splits[split]
             final[split] = evaluate_split(model, tokenizer, s.texts, s.labels, label_names(model), device,
                                           cfg.max_length, eval_loss, dtype)
-    config = {k: v for k, v in asdict(cfg).items() if k not in ("resume", "stop_after", "quiet")}
+    skip = ("resume", "stop_after", "quiet") + (() if mitigation else MITIGATION_FIELDS)
+    config = {k: v for k, v in asdict(cfg).items() if k not in skip}
     metrics = {"status": "finished", "data": data.name, "labels": data.labels, "notes": data.notes,
                "sizes": {k: len(v) for k, v in data.splits.items()}, "config": config,
                "best_epoch": state["best_epoch"], "select_metric": cfg.select_metric,
                "history": state["history"], "final": final}
+    if mitigation:  # settings, pair counts, the held-out split, and its audit suites next to the model
+        metrics["mitigation"] = mitigation.record()
+        write_split_suites(out / "mitigation-suites", cfg.heldout_seed)
     write_json(out / "metrics.json", metrics)
     from reports.training import write_training_report
 

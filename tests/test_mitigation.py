@@ -1,0 +1,155 @@
+"""Bias mitigation in fine-tuning: the held-out split, CDA copies, the CLP loss, and a small mitigated run."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+import torch
+
+from audit.perturb import GENDER_PAIRS, swap_gender
+from audit.suites import load_suite
+from finetune.__main__ import main as finetune_main
+from finetune.errors import InputError
+from finetune.mitigation import (Mitigation, builtin_split, clp_loss, counterfactual_copies, template_pairs,
+                                 write_split_suites)
+from finetune.training import TrainConfig, train
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+GENDER_WORDS = {w for pair in GENDER_PAIRS for w in pair} | {"her", "hers", "his", "him"}
+
+
+def all_terms(part: str) -> set[str]:
+    return {t for sp in builtin_split(0).values() for ts in sp[part].values() for t in ts}
+
+
+def test_heldout_split_is_disjoint_complete_and_stable():
+    split = builtin_split(0)
+    for name, sp in split.items():
+        for slot in sp["heldout_terms"]:
+            held, seen = set(sp["heldout_terms"][slot]), set(sp["seen_terms"][slot])
+            assert held and seen and not held & seen
+            assert 0.4 < len(held) / (len(held) + len(seen)) < 0.6
+        assert sp["heldout_frames"] and sp["seen_frames"] and not set(sp["heldout_frames"]) & set(sp["seen_frames"])
+    assert builtin_split(0) == split
+    assert builtin_split(1) != split
+    # the same split in a fresh interpreter with another hash seed (no Python hash() or RNG state involved)
+    code = "import json; from finetune.mitigation import builtin_split; print(json.dumps(builtin_split(0)))"
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONHASHSEED": "123"}).stdout
+    assert json.loads(out) == split
+    # documented examples of seed 0 (README "Mitigation"): a change here changes what the README claims
+    assert {"lesbian", "bisexual", "Muslim", "Lakisha", "Darnell"} <= set(split["identity"]["heldout_terms"]["identity"]
+                                                                          + split["names"]["heldout_terms"]["person"])
+    assert "gay" in split["identity"]["seen_terms"]["identity"]
+
+
+def test_heldout_suites_are_valid_and_keep_to_their_side(tmp_path):
+    paths = write_split_suites(tmp_path, seed=0)
+    assert sorted(p.name for p in paths) == ["identity-heldout.yaml", "identity-seen.yaml", "names-heldout.yaml",
+                                             "names-seen.yaml"]
+    held, seen = all_terms("heldout_terms"), all_terms("seen_terms")
+    for path in paths:
+        suite = load_suite(path)  # validates: every attribute keeps at least two groups
+        terms = {t if isinstance(t, str) else t.text for slot in suite.spec.protected.values()
+                 for g in slot.groups for t in g.terms}
+        assert terms <= (held if "heldout" in path.name else seen)
+        frames = {t.id for t in suite.spec.templates}
+        assert frames == set(builtin_split(0)[suite.name.split("-")[0]]["heldout_frames"])
+    # CLP's template pairs use seen terms in seen frames only
+    pairs = template_pairs(0)
+    assert len(pairs) > 500
+    words = [re.compile(rf"(?<![A-Za-z]){re.escape(t)}(?![A-Za-z])") for t in held]
+    assert not [p for p in pairs for w in words if w.search(p[0]) or w.search(p[1])]
+    assert ("I am proud to be Christian!", "I am proud to be Buddhist!") in pairs  # "proud": a seen frame
+
+
+def test_cda_copies_keep_the_label_and_change_only_the_term():
+    texts = ["She loved the mummies with her sister.", "Jamal said the gallery was great.",
+             "My gay friend hated the queue.", "Lakisha loved it.", "Nothing to swap here.",
+             "The British Museum with my husband, @NationalGallery next."]
+    labels = [0, 1, 2, 3, 4, 5]
+    mit = Mitigation(["cda"])
+    aug_texts, aug_labels = mit.augment(texts, labels)
+    assert aug_texts[:6] == texts and aug_labels[:6] == labels
+    copies = counterfactual_copies(texts)
+    assert len(aug_texts) == 6 + len(copies) == 6 + mit.summary["cda_copies"]
+    sources = {i for i, _ in copies}
+    assert {0, 1, 2, 5} <= sources and 3 not in sources and 4 not in sources  # Lakisha is held out
+    seen = all_terms("seen_terms")
+    for (i, copy), label in zip(copies, aug_labels[6:]):
+        assert label == labels[i]
+        a, b = texts[i].split(), copy.split()
+        assert len(a) == len(b)
+        changed = [(x, y) for x, y in zip(a, b) if x != y]
+        assert changed
+        for x, y in changed:  # only protected words change, punctuation and case around them kept
+            bare = lambda w: w.strip(".,!?").lower()
+            assert bare(x) in GENDER_WORDS | {t.lower() for t in seen}, (x, y)
+            assert bare(y) in GENDER_WORDS | {t.lower() for t in seen}, (x, y)
+    assert "@NationalGallery" in next(c for i, c in copies if i == 5)
+
+
+def test_swap_gender_keeps_other_words_exactly():
+    assert swap_gender("@NationalGallery she told HER mum, NASA", "male") == "@NationalGallery he told HIS dad, NASA"
+
+
+def test_clp_loss_is_zero_for_identical_logits_and_grows_with_distance():
+    a = torch.randn(8, 6)
+    assert clp_loss(a, a.clone(), 1.0).item() == 0.0
+    losses = [clp_loss(a, a + d * torch.randn(8, 6).sign(), 1.0).item() for d in (0.1, 0.5, 1.0, 2.0)]
+    assert losses == sorted(losses) and losses[0] > 0
+    assert clp_loss(a, a + 1, 3.0).item() == pytest.approx(3.0)  # W * mean |a - b|
+    mit = Mitigation(["clp"], clp_weight=2.0)
+    assert mit.pair_loss(torch.cat([a, a + 0.5])).item() == pytest.approx(1.0)
+
+
+def gendered_csv(small_csv, tmp_path):
+    frame = pd.read_csv(small_csv)
+    frame["text"] = [f"{t} with {'her sister' if i % 2 else 'Jamal'}" for i, t in enumerate(frame["text"])]
+    path = tmp_path / "gendered.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def config(tiny_base, data, out, **kw) -> TrainConfig:
+    options = dict(data=str(data), out=str(out), base_model=str(tiny_base), epochs=2, batch_size=8, lr=5e-4,
+                   patience=0, quiet=True, mitigate="cda,clp", clp_weight=0.5, clp_pairs=4)
+    return TrainConfig(**{**options, **kw})
+
+
+def test_mitigated_run_records_settings_and_resumes_exactly(tiny_base, small_csv, tmp_path):
+    data = gendered_csv(small_csv, tmp_path)
+    full = train(config(tiny_base, data, tmp_path / "full"))
+    written = json.loads((tmp_path / "full" / "metrics.json").read_text())
+    mit = written["mitigation"]
+    assert mit["modes"] == ["cda", "clp"] and mit["clp_weight"] == 0.5 and mit["clp_pairs"] == 4
+    assert mit["cda_copies"] > 0 and mit["clp_text_pairs"] > 0 and mit["clp_template_pairs"] > 0
+    assert mit["heldout_split"] == builtin_split(0)
+    assert written["config"]["mitigate"] == "cda,clp"
+    assert all(h["clp_loss"] > 0 for h in written["history"])
+    assert sorted(p.name for p in (tmp_path / "full" / "mitigation-suites").iterdir()) == [
+        "identity-heldout.yaml", "identity-seen.yaml", "names-heldout.yaml", "names-seen.yaml"]
+    # checkpointed and resumable like plain training
+    part = train(config(tiny_base, data, tmp_path / "cut", stop_after=1))
+    assert part["status"] == "stopped"
+    with pytest.raises(InputError, match="mitigation"):
+        train(config(tiny_base, data, tmp_path / "cut", resume=True, mitigate="cda"))
+    resumed = train(config(tiny_base, data, tmp_path / "cut", resume=True))
+    strip = lambda m: [{k: v for k, v in h.items() if k not in ("samples_per_s", "epoch_seconds")} for h in m["history"]]
+    assert strip(resumed) == strip(full)
+
+
+def test_unmitigated_metrics_carry_no_mitigation_keys(tiny_base, small_csv, tmp_path):
+    metrics = train(config(tiny_base, small_csv, tmp_path, epochs=1, mitigate=""))
+    assert "mitigation" not in metrics and "mitigate" not in metrics["config"]
+    assert "clp_loss" not in metrics["history"][0] and not (tmp_path / "mitigation-suites").exists()
+
+
+def test_unknown_mitigation_mode_is_a_usage_error(tiny_base, small_csv, tmp_path, capsys):
+    code = finetune_main(["train", "--data", str(small_csv), "--out", str(tmp_path / "m"), "--base-model",
+                          str(tiny_base), "--mitigate", "cda,magic", "-q"])
+    assert code == 2 and "error: --mitigate: unknown mode 'magic'" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
