@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= ../shared/data
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo test bench clean
+.PHONY: install demo mitigate test bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,25 @@ demo: install
 		--suite eec --suite identity --suite names --data smile \
 		--label-map joy=happy,anger=angry,sadness=sad --no-fail
 	@echo "HTML bias report: $(DEMO_OUT)/audit/report.html"
+
+# Bias mitigation (README "Mitigation"): the demo model (reused if present) vs the same seed trained with
+# --mitigate, both audited on the same held-out (and seen) suites of finetune/mitigation.py.
+MIT_OUT ?= runs/mitigate
+MITIGATE ?= cda,clp
+MIT_TRAIN ?= --epochs 3 --clp-weight 1 --clp-pairs 8
+MIT_AUDIT = --templates $(MIT_OUT)/suites --label-map joy=happy,anger=angry,sadness=sad --no-fail -q
+mitigate: install
+	test -f $(DEMO_OUT)/model/metrics.json || $(BIN)/python -m finetune train --data smile --data-dir $(DATA_DIR) --out $(DEMO_OUT)/model
+	test -f $(MIT_OUT)/model/metrics.json || $(BIN)/python -m finetune train --data smile --data-dir $(DATA_DIR) --out $(MIT_OUT)/model --mitigate $(MITIGATE) $(MIT_TRAIN) $$(test -f $(MIT_OUT)/model/checkpoint.pt && echo --resume)
+	$(BIN)/python -m finetune.mitigation suites --out $(MIT_OUT)/suites
+	$(BIN)/python -m audit run --model $(DEMO_OUT)/model --suite identity-heldout --suite names-heldout --out $(MIT_OUT)/audit-before-heldout $(MIT_AUDIT)
+	$(BIN)/python -m audit run --model $(MIT_OUT)/model --suite identity-heldout --suite names-heldout --out $(MIT_OUT)/audit-after-heldout $(MIT_AUDIT)
+	$(BIN)/python -m audit run --model $(DEMO_OUT)/model --suite identity-seen --suite names-seen --out $(MIT_OUT)/audit-before-seen $(MIT_AUDIT)
+	$(BIN)/python -m audit run --model $(MIT_OUT)/model --suite identity-seen --suite names-seen --out $(MIT_OUT)/audit-after-seen $(MIT_AUDIT)
+	$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-heldout $(MIT_OUT)/audit-after-heldout --out $(MIT_OUT)/compare-heldout
+	$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-seen $(MIT_OUT)/audit-after-seen --out $(MIT_OUT)/compare-seen
+	@echo "held-out terms:" && $(BIN)/python -m finetune.mitigation outcome $(DEMO_OUT)/model $(MIT_OUT)/audit-before-heldout $(MIT_OUT)/model $(MIT_OUT)/audit-after-heldout
+	@echo "seen terms:" && $(BIN)/python -m finetune.mitigation outcome $(DEMO_OUT)/model $(MIT_OUT)/audit-before-seen $(MIT_OUT)/model $(MIT_OUT)/audit-after-seen
 
 test: install
 	$(BIN)/python -m pytest -q
