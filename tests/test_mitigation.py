@@ -153,3 +153,27 @@ def test_unknown_mitigation_mode_is_a_usage_error(tiny_base, small_csv, tmp_path
                           str(tiny_base), "--mitigate", "cda,magic", "-q"])
     assert code == 2 and "error: --mitigate: unknown mode 'magic'" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
+
+
+def test_outcome_table_reads_f1_worst_shift_and_verdicts(tmp_path, capsys):
+    from finetune.mitigation import outcome, print_outcome
+
+    def folder(name, f1w, shifts, verdict):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps({"final": {"val": {"f1_weighted": f1w, "f1_macro": f1w / 2,
+                                                                      "accuracy": f1w}}}))
+        metrics = [{"metric": "mean_shift", "template": None, "value": v, "id": f"mean_shift/s/a/{i}"}
+                   for i, v in enumerate(shifts)]
+        metrics.append({"metric": "mean_shift", "template": "t", "value": 0.9, "id": "per-template"})  # not a suite record
+        (d / "results.json").write_text(json.dumps({"metrics": metrics, "gate": {"rules": [
+            {"name": "shift", "verdict": verdict}]}}))
+        return d
+
+    before = outcome(folder("b", 0.85, [0.02, -0.12, 0.05], "fail"), tmp_path / "b")
+    after = outcome(folder("a", 0.84, [0.03, -0.01], "pass"), tmp_path / "a")
+    assert before["max_abs_mean_shift"] == 0.12 and before["worst_shift"] == "mean_shift/s/a/1"
+    assert after["max_abs_mean_shift"] == 0.03 and after["gate"] == {"shift": "pass"}
+    print_outcome(before, after)
+    out = capsys.readouterr().out
+    assert "| gate: shift | fail | pass |" in out and "fell by 75%" in out and "weighted F1 -0.0100" in out
