@@ -41,8 +41,8 @@ mitigate: install
 	$(BIN)/python -m audit run --model $(MIT_OUT)/model --suite identity-heldout --suite names-heldout --out $(MIT_OUT)/audit-after-heldout $(MIT_AUDIT)
 	$(BIN)/python -m audit run --model $(DEMO_OUT)/model --suite identity-seen --suite names-seen --out $(MIT_OUT)/audit-before-seen $(MIT_AUDIT)
 	$(BIN)/python -m audit run --model $(MIT_OUT)/model --suite identity-seen --suite names-seen --out $(MIT_OUT)/audit-after-seen $(MIT_AUDIT)
-	$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-heldout $(MIT_OUT)/audit-after-heldout --out $(MIT_OUT)/compare-heldout
-	$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-seen $(MIT_OUT)/audit-after-seen --out $(MIT_OUT)/compare-seen
+	-$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-heldout $(MIT_OUT)/audit-after-heldout --out $(MIT_OUT)/compare-heldout
+	-$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-seen $(MIT_OUT)/audit-after-seen --out $(MIT_OUT)/compare-seen
 	@echo "held-out terms:" && $(BIN)/python -m finetune.mitigation outcome $(DEMO_OUT)/model $(MIT_OUT)/audit-before-heldout $(MIT_OUT)/model $(MIT_OUT)/audit-after-heldout
 	@echo "seen terms:" && $(BIN)/python -m finetune.mitigation outcome $(DEMO_OUT)/model $(MIT_OUT)/audit-before-seen $(MIT_OUT)/model $(MIT_OUT)/audit-after-seen
 
