@@ -129,8 +129,8 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
         for col in filter(None, (opts.text_col, opts.label_col)):
             bad = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
             if bad.any():
-                raise InputError(f"{path}: row {int(bad.to_numpy().nonzero()[0][0]) + 1}: column {col!r} is empty, "
-                                 f"whitespace-only or NaN")
+                raise InputError(f"{path}: row {int(bad.to_numpy().nonzero()[0][0]) + 1}: column {col!r} is empty or NaN "
+                                 f"(or whitespace only)")
         texts = frame[opts.text_col].astype(str).tolist()
         labels = frame[opts.label_col].astype(str).tolist() if opts.label_col else None
         groups = frame[opts.group_col] if opts.group_col else None
