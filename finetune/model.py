@@ -95,8 +95,9 @@ def load_classifier(name: str, labels: list[str] | None = None, allow_pickle: bo
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(path, output_loading_info=True, **kwargs)
     except pickle.UnpicklingError as exc:
+        blocked = next((line.strip() for line in str(exc).splitlines() if "GLOBAL" in line), "")
         raise InputError(f"model {name}: refused to unpickle the weights: they hold more than plain tensors "
-                         f"(possibly code): {_first_line(exc)}") from exc
+                         f"(possibly code). {blocked}") from exc
     except Exception as exc:  # OSError, ValueError, a truncated safetensors file ...: the folder's content
         hint = (" (only pickle weights? pass --allow-pickle if you trust them)"
                 if "safetensors" in str(exc) and not allow_pickle else "")
