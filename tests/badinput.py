@@ -68,6 +68,12 @@ def write_fixtures(root: Path) -> dict[str, Path]:
     return {"suite": root / "suite", "models": root / "models.py"}
 
 
+def run_args(files: dict, model, out, *extra) -> list:
+    """``audit run`` of ``model`` on the mini suite, without a cache."""
+    return ["run", "--model", model, "--templates", files["suite"], "--suite", "mini", "--out", out, "--cache-dir", "",
+            "-q", *extra]
+
+
 def snapshot(path: Path) -> dict | None:
     """Every file below ``path`` with its bytes (None when it does not exist)."""
     if not path.exists():

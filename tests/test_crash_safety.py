@@ -13,7 +13,7 @@ import sys
 import time
 
 from audit.__main__ import main
-from badinput import expect_error, write_fixtures
+from badinput import expect_error, run_args, write_fixtures
 from tests.conftest import ROOT
 
 SLOW_MODEL = '''
@@ -98,8 +98,7 @@ def test_kill_during_scoring_keeps_the_finished_batches(tmp_path):
 def test_kill_while_writing_a_new_folder_leaves_no_results(tmp_path, capsys):
     files = write_fixtures(tmp_path)
     out = tmp_path / "out"
-    args = ["run", "--model", f"{files['models']}:good", "--templates", str(files["suite"]), "--suite", "mini",
-            "--out", str(out), "--cache-dir", "", "-q", "--no-fail"]
+    args = [str(a) for a in run_args(files, f"{files['models']}:good", out, "--no-fail")]
     proc = start(["rendered", *args], PAUSING_RUN)
     assert proc.stdout.readline().strip() == "PAUSED", proc.stderr.read()
     kill(proc)
@@ -115,8 +114,7 @@ def test_kill_while_writing_a_new_folder_leaves_no_results(tmp_path, capsys):
 def test_kill_while_publishing_into_an_existing_folder(tmp_path, capsys):
     files = write_fixtures(tmp_path)
     out = tmp_path / "out"
-    args = ["run", "--model", f"{files['models']}:good", "--templates", str(files["suite"]), "--suite", "mini",
-            "--out", str(out), "--cache-dir", "", "-q", "--no-fail"]
+    args = [str(a) for a in run_args(files, f"{files['models']}:good", out, "--no-fail")]
     assert main(args) == 0
     assert main(["compare", str(out), str(out)]) == 0
     (out / "notes.txt").write_text("mine\n")

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from audit.__main__ import main
-from badinput import MINI_SUITE, expect_error, write_fixtures
+from badinput import MINI_SUITE, expect_error, run_args, write_fixtures
 from finetune.__main__ import main as finetune_main
 from tests.conftest import ROOT
 
@@ -22,11 +22,6 @@ from tests.conftest import ROOT
 def fx(tmp_path_factory):
     root = tmp_path_factory.mktemp("accepted")
     return {**write_fixtures(root), "root": root}
-
-
-def run_args(fx, out, *extra):
-    return ["run", "--model", f"{fx['models']}:good", "--templates", fx["suite"], "--suite", "mini", "--out", out,
-            "--cache-dir", "", "-q", *extra]
 
 
 def test_suite_file_that_is_not_utf8(tmp_path, capsys, fx):
@@ -87,7 +82,7 @@ def test_duplicate_rows_are_one_family_and_counted(tmp_path, fx):
 ])
 def test_label_map_is_checked(label_map, message, tmp_path, capsys, fx):
     out = tmp_path / "out"
-    expect_error(main, run_args(fx, out, "--label-map", label_map), capsys, message, out)
+    expect_error(main, run_args(fx, f"{fx['models']}:good", out, "--label-map", label_map), capsys, message, out)
 
 
 @pytest.mark.parametrize("extra, message", [
@@ -97,12 +92,12 @@ def test_label_map_is_checked(label_map, message, tmp_path, capsys, fx):
 ])
 def test_option_combinations_and_values(extra, message, tmp_path, capsys, fx):
     out = tmp_path / "out"
-    expect_error(main, run_args(fx, out, *extra), capsys, message, out)
+    expect_error(main, run_args(fx, f"{fx['models']}:good", out, *extra), capsys, message, out)
 
 
 def test_compare_margin_and_other_commands(tmp_path, capsys, fx):
     run = tmp_path / "run"
-    assert main([str(a) for a in run_args(fx, run, "--no-fail")]) == 0
+    assert main([str(a) for a in run_args(fx, f"{fx['models']}:good", run, "--no-fail")]) == 0
     expect_error(main, ["compare", run, run, "--margin", "-1"], capsys, "--margin -1.0: must be >= 0")
     expect_error(main, ["compare", run, run, "--margin", "nan"], capsys, "must be a finite number")
     assert not (run / "compare.html").exists()

@@ -10,7 +10,7 @@ import shutil
 import pytest
 
 from audit.__main__ import main
-from badinput import expect_error, write_fixtures
+from badinput import expect_error, run_args, write_fixtures
 
 OTHER_SUITE = """suite: other
 protected:
@@ -30,11 +30,6 @@ def fx(tmp_path_factory):
     (root / "other").mkdir()
     (root / "other" / "other.yaml").write_text(OTHER_SUITE)
     return {**files, "other": root / "other", "root": root}
-
-
-def run_args(fx, model, out, *extra):
-    return ["run", "--model", model, "--templates", fx["suite"], "--suite", "mini", "--out", out, "--cache-dir", "",
-            "-q", *extra]
 
 
 @pytest.mark.parametrize("fn, message", [

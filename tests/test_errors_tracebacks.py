@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from audit.__main__ import main
-from badinput import expect_error, write_fixtures
+from badinput import expect_error, run_args, write_fixtures
 from finetune.__main__ import main as finetune_main
 
 
@@ -30,11 +30,6 @@ def fx(tmp_path_factory):
     assert main(["run", "--model", f"{files['models']}:good", "--templates", str(files["suite"]), "--suite", "mini",
                  "--out", str(run), "--cache-dir", "", "-q", "--no-fail"]) == 0
     return {**files, "root": root, "run": run}
-
-
-def run_args(fx, model, out, *extra):
-    return ["run", "--model", model, "--templates", fx["suite"], "--suite", "mini", "--out", out, "--cache-dir", "",
-            "-q", *extra]
 
 
 @pytest.mark.parametrize("spec, message", [
