@@ -188,8 +188,9 @@ def test_bad_input_exits_2_and_writes_nothing(args, message, sim_models, tmp_pat
 
 def test_real_data_perturbation_and_group_slices(sim_models, tmp_path):
     data = tmp_path / "reviews.csv"
-    rows = [("She would love the new gallery", "happy", "a"), ("He would hate the queue", "sad", "b"),
-            ("Had a wonderful day with Emily", "happy", "a"), ("The cafe was fine", "neutral", "b")] * 10
+    rows = [(f"{text} on visit {i}", y, site) for i in range(10)  # distinct rows: duplicates are dropped
+            for text, y, site in [("She would love the new gallery", "happy", "a"), ("He would hate the queue", "sad", "b"),
+                                  ("Had a wonderful day with Emily", "happy", "a"), ("The cafe was fine", "neutral", "b")]]
     pd.DataFrame(rows, columns=["body", "y", "site"]).to_csv(data, index=False)
     out = tmp_path / "out"
     assert audit_main(["run", "--model", f"{sim_models}:fair", "--data", str(data), "--text-col", "body",
