@@ -106,15 +106,19 @@ def published_folder(out: str | os.PathLike, last: str, stale: tuple[str, ...] =
     describe another run) are removed, every other file in ``out`` is left alone. Staging folders of killed
     processes are removed by the next writer.
     """
-    out = Path(out)
+    out = Path(os.path.abspath(out))  # "." has no name to build the staging folder's from
     out.parent.mkdir(parents=True, exist_ok=True)
-    for old in out.parent.glob(f".{out.name}.partial-*"):
+    for old in [*out.parent.glob(f".{out.name}.partial-*"), *out.glob(".partial-*")]:
         pid = old.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(old, ignore_errors=True)
     staging = out.parent / f".{out.name}.partial-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
+    shutil.rmtree(staging, ignore_errors=True)  # our pid: left by an earlier process that had it
+    try:
+        staging.mkdir()
+    except OSError:  # a parent we may not write in: stage inside ``out`` (then files move in one by one)
+        staging = out / f".partial-{os.getpid()}"
+        staging.mkdir(parents=True)
     try:
         yield staging
         if not out.exists() or (out.is_dir() and not any(out.iterdir())):
