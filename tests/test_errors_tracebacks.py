@@ -178,3 +178,16 @@ def test_an_unexpected_bug_exits_3_and_debug_shows_the_traceback(fx, tmp_path, c
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and err.strip().splitlines()[-1].startswith("error: internal")
     assert not out.exists()
+
+
+def test_finetune_shares_the_policy(tmp_path, capsys, monkeypatch, small_csv):
+    import finetune.training
+
+    def broken(cfg):
+        raise ZeroDivisionError("a bug in training")
+
+    monkeypatch.setattr(finetune.training, "train", broken)
+    out = tmp_path / "out"
+    line = expect_error(finetune_main, ["train", "--data", small_csv, "--out", out], capsys, "please report", out, code=3)
+    assert "ZeroDivisionError: a bug in training" in line
+    expect_error(finetune_main, ["evaluate", "--model", tmp_path / "none", "--data", small_csv], capsys, "no config.json")
