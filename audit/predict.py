@@ -105,6 +105,8 @@ def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, prog
                 del inputs["attention_mask"]  # uniform length: the model's default all-ones mask is the same
             logits = model.model(**{k: v.to(model.device) for k, v in inputs.items()}).logits
             probs[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            if not np.isfinite(probs[batch]).all():  # before the cache sees it
+                raise InputError(f"model {model.name}: produced NaN or infinite probabilities (damaged weights?)")
             if on_batch:
                 on_batch(batch, probs[batch])
             bar.update(len(batch))
@@ -118,7 +120,7 @@ def score(model: HFClassifier | CallableClassifier, texts: list[str], cache: Pre
     and ``cache_verified`` / ``cache_stale`` for models whose cache entries are checked)."""
     unique = list(dict.fromkeys(texts))
     known = cache.get(model.cache_key, unique) if cache else {}
-    known = {t: p for t, p in known.items() if p.shape == (len(model.labels),)}
+    known = {t: p for t, p in known.items() if p.shape == (len(model.labels),) and np.isfinite(p).all()}
     check = verify_cached(model, cache, known) if known and model.verify_cache else {}
     todo = [t for t in unique if t not in known]
     started = time.perf_counter()

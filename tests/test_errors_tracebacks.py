@@ -191,3 +191,15 @@ def test_finetune_shares_the_policy(tmp_path, capsys, monkeypatch, small_csv):
     line = expect_error(finetune_main, ["train", "--data", small_csv, "--out", out], capsys, "please report", out, code=3)
     assert "ZeroDivisionError: a bug in training" in line
     expect_error(finetune_main, ["evaluate", "--model", tmp_path / "none", "--data", small_csv], capsys, "no config.json")
+
+
+def test_model_with_damaged_weights_that_predict_nan(tiny_classifier, tmp_path, capsys, fx):
+    from safetensors.torch import load_file, save_file
+
+    damaged = tmp_path / "damaged"
+    shutil.copytree(tiny_classifier, damaged)
+    weights = load_file(damaged / "model.safetensors")
+    weights["classifier.weight"][0, 0] = float("nan")
+    save_file(weights, damaged / "model.safetensors", metadata={"format": "pt"})
+    out = tmp_path / "out"
+    expect_error(main, run_args(fx, damaged, out), capsys, "produced NaN or infinite probabilities", out)
