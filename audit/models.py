@@ -68,7 +68,10 @@ class HFClassifier:
     def cache_key(self) -> str:
         """The fingerprint plus what else changes the numbers: precision, truncation, the libraries' versions."""
         versions = [md.version(p) for p in ("torch", "transformers")]
-        return hashlib.sha256(repr((self.fingerprint, str(self.dtype), self.max_length, versions)).encode()).hexdigest()
+        folder = Path(self.name)  # model code shipped in the folder (--trust-remote-code) changes predictions too
+        code = [hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*.py"))] if folder.is_dir() else []
+        return hashlib.sha256(repr((self.fingerprint, str(self.dtype), self.max_length, versions, code)).encode()
+                              ).hexdigest()
 
     @property
     def n_parameters(self) -> int:
