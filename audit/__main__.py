@@ -1,7 +1,8 @@
 """``python -m audit {run,report,compare,generate,templates,bench}``: see ``--help`` on each command.
 
 Exit codes: 0 every gate rule passes, 1 a rule fails (or is inconclusive without --allow-inconclusive),
-2 usage, configuration or input error.
+2 usage, configuration or input error (one line on stderr, nothing written), 3 a bug in fairaudit
+(please report it; --debug shows the traceback).
 """
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from finetune.errors import InputError
+from finetune.errors import CliParser, InputError, check_number, run_main
 
 F = argparse.ArgumentDefaultsHelpFormatter
 
@@ -38,8 +39,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from audit.suites import DEFAULT_SUITES
 
-    parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog="python -m audit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="audit a model: results.json, cases.parquet, report.html, summary.md, junit.xml",
@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-tokens", type=int, default=8192, help="token budget per inference batch")
     r.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
     r.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder / hub")
+    r.add_argument("--allow-random-head", action="store_true", help="audit a model whose classification head is not "
+                                                                  "in its weights (initialised at random)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_engine_options(r)
 
@@ -97,12 +99,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_main(build_parser(), argv, lambda args: COMMANDS[args.command](args))
 
 
 def cmd_run(args) -> int:
@@ -118,8 +115,8 @@ def cmd_run(args) -> int:
         max_cases=args.max_cases, seed=args.seed, n_boot=args.n_boot, gate=args.gate, baseline=args.baseline,
         allow_inconclusive=args.allow_inconclusive, cache_dir=args.cache_dir or None, device=args.device,
         precision=args.precision, max_tokens=args.max_tokens, allow_pickle=args.allow_pickle,
-        trust_remote_code=args.trust_remote_code, progress=not args.quiet, engine=args.engine,
-        ray_address=args.ray_address, workers=args.workers)
+        trust_remote_code=args.trust_remote_code, allow_random_head=args.allow_random_head, progress=not args.quiet,
+        engine=args.engine, ray_address=args.ray_address, workers=args.workers)
     results = run_audit(opts)
     print_summary(results, Path(args.out))
     return 0 if args.no_fail else exit_code(results["gate"]["verdict"], args.allow_inconclusive)
@@ -130,23 +127,24 @@ def exit_code(verdict: str, allow_inconclusive: bool) -> int:
 
 
 def cmd_report(args) -> int:
-    import pandas as pd
-
-    from audit.run import load_results
+    from audit.run import load_cases, load_results
     from reports.audit import write_reports
+    from reports.files import check_writable
 
     results = load_results(args.results)
-    cases_path = Path(args.results) / "cases.parquet"
-    if not cases_path.is_file():
-        raise InputError(f"{cases_path}: missing (needed for the worst-family examples)")
-    write_reports(Path(args.results), results, pd.read_parquet(cases_path))
+    cases = load_cases(args.results, results["model"]["labels"])
+    check_writable(args.results, "results folder")
+    write_reports(Path(args.results), results, cases)
     print(f"wrote {Path(args.results) / 'report.html'}, summary.md, junit.xml")
     return 0
 
 
 def cmd_compare(args) -> int:
     from audit.compare import compare
+    from reports.files import check_writable
 
+    check_number("--margin", args.margin, 0)
+    check_writable(args.out or args.new, "--out")
     verdict = compare(args.old, args.new, args.out, args.margin)
     return 0 if verdict == "pass" else 1
 
@@ -158,6 +156,12 @@ def cmd_generate(args) -> int:
     from audit.suites import load_suites, select_suites
     import pandas as pd
 
+    from reports.files import check_writable
+
+    check_number("--max-cases", args.max_cases, 0, low_open=True)
+    if Path(args.out).suffix not in (".parquet", ".csv", ".jsonl"):
+        raise InputError(f"--out {args.out}: use .parquet, .csv or .jsonl")
+    check_writable(args.out, "--out", folder=False)
     all_suites = load_suites(args.templates)
     names = args.suites if args.suites is not None else ([] if args.data else DEFAULT_SUITES)
     suites = select_suites(names, available=all_suites)
@@ -195,9 +199,14 @@ def cmd_templates(args) -> int:
     from audit.cases import attributes_of, build_cases
     from audit.suites import load_suite, load_suites
 
+    check_number("--n", args.n, 0, low_open=True)
     if args.action == "validate":
         target = Path(args.target) if args.target else None
+        if target and not target.exists():
+            raise InputError(f"templates validate {target}: no such file or folder")
         files = ([target] if target and target.is_file() else sorted(target.glob("*.y*ml")) if target else None)
+        if files == []:
+            raise InputError(f"templates validate {target}: no .yaml or .yml files there")
         if files is None:
             suites = load_suites(args.templates)
             files = [s.path for s in suites.values()]
@@ -225,7 +234,10 @@ def cmd_templates(args) -> int:
 
 def cmd_bench(args) -> int:
     from audit.bench import run_bench
+    from finetune.model import pick_device
 
+    check_number("--limit", args.limit, 0, low_open=True)
+    pick_device(args.device)
     run_bench(args)
     return 0
 

@@ -42,6 +42,9 @@ DEFAULT_SUITES = ["eec", "identity", "names"]
 COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
 FILTERS = ("a", "cap")
+MAX_FILE_BYTES = 2_000_000  # the shipped suites are ~5 kB
+MAX_TERMS = 2_000  # terms of one protected slot: a family holds one sentence per term
+MAX_CASES = 1_000_000  # sentences one suite expands into
 
 
 class Strict(BaseModel):
@@ -157,8 +160,17 @@ def load_suite(path: str | Path) -> Suite:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: template file not found")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: {size:,} bytes; a suite file may have at most {MAX_FILE_BYTES:,} "
+                         f"(split it into several suites)")
     raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                         f"save the file as UTF-8") from exc
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -212,6 +224,10 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
                     _fail(path, lines, ("protected", slot, "groups", gi, "terms", ti),
                           f"{t.text!r} is also a common English word; pick another name or write "
                           f"{{text: {t.text}, allow_common_word: true}} and use it only as a subject or object")
+        if len(seen) > MAX_TERMS:
+            _fail(path, lines, ("protected", slot, "groups"),
+                  f"{len(seen):,} terms; at most {MAX_TERMS:,} per protected slot (every family holds one "
+                  f"sentence per term): sample the lexicon or split it over several suites")
         for attr, vals in values.items():
             if len(vals) < 2:
                 _fail(path, lines, ("protected", slot, "groups"),
@@ -247,6 +263,13 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
         if len(protected) > 1:
             _fail(path, lines, where + ("text",), f"template uses {len(protected)} protected slots "
                                                   f"({', '.join(protected)}); exactly one is supported")
+        size = 1
+        for name in dict.fromkeys(slots):
+            lex = spec.protected.get(name) or spec.fills.get(name)
+            size *= sum(len(g.terms) for g in lex.groups)
+        if size > MAX_CASES:
+            _fail(path, lines, where + ("text",), f"expands into {size:,} sentences; at most {MAX_CASES:,} per "
+                                                  f"template (fewer terms or fewer slots)")
         if tpl.expect == "label" and not (tpl.label or tpl.label_from):
             _fail(path, lines, where + ("expect",), "expect: label needs 'label' or 'label_from'")
         if tpl.label_from and tpl.label_from not in slots:

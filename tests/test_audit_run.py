@@ -188,8 +188,9 @@ def test_bad_input_exits_2_and_writes_nothing(args, message, sim_models, tmp_pat
 
 def test_real_data_perturbation_and_group_slices(sim_models, tmp_path):
     data = tmp_path / "reviews.csv"
-    rows = [("She would love the new gallery", "happy", "a"), ("He would hate the queue", "sad", "b"),
-            ("Had a wonderful day with Emily", "happy", "a"), ("The cafe was fine", "neutral", "b")] * 10
+    rows = [(f"{text} on visit {i}", y, site) for i in range(10)  # distinct rows: duplicates are dropped
+            for text, y, site in [("She would love the new gallery", "happy", "a"), ("He would hate the queue", "sad", "b"),
+                                  ("Had a wonderful day with Emily", "happy", "a"), ("The cafe was fine", "neutral", "b")]]
     pd.DataFrame(rows, columns=["body", "y", "site"]).to_csv(data, index=False)
     out = tmp_path / "out"
     assert audit_main(["run", "--model", f"{sim_models}:fair", "--data", str(data), "--text-col", "body",
@@ -239,10 +240,11 @@ def test_junit_is_valid_and_has_one_case_per_rule(tiny_run):
 
 @pytest.mark.e2e
 def test_bundled_minilm_end_to_end(tmp_path):
-    """The embedded default model loads offline and is audited through the whole pipeline."""
+    """The embedded default model loads offline and is audited through the whole pipeline (it is a base model:
+    its classification head is random, which needs saying)."""
     out = tmp_path / "minilm"
     code = audit_main(["run", "--model", "bundled:all-MiniLM-L6-v2", "--suite", "identity", "--out", str(out),
-                       "--cache-dir", "", "-q"])
+                       "--cache-dir", "", "-q", "--allow-random-head"])
     assert code in (0, 1)
     results = json.loads((out / "results.json").read_text())
     assert results["run"]["cases"] == 1170 and results["model"]["parameters"] > 20_000_000
