@@ -7,7 +7,9 @@ import sys
 from dataclasses import fields
 
 from finetune.errors import InputError
-from finetune.training import TrainConfig
+from finetune.config import TrainConfig
+
+PROG = "python -m finetune"  # the `fairaudit` command sets its own name
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -22,7 +24,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__)
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     d = TrainConfig()
 
