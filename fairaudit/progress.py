@@ -8,6 +8,7 @@ line is printed every 10% of the work or every 10 s, whichever comes first, with
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -36,7 +37,7 @@ class LogLines:
         self.n = self.shown = 0
         self.postfix = ""
         self.started = self.last = time.monotonic()
-        self.step = max(1, round(self.total * EVERY_FRACTION)) if self.total else None
+        self.step = max(1, math.ceil(self.total * EVERY_FRACTION)) if self.total else None
         self.closed = False
 
     def __iter__(self) -> Iterator:
