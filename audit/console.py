@@ -1,8 +1,8 @@
 """The rich console summary printed at the end of every run, and the one-line verdict.
 
-It must stay legible in an 80-column CI log: each rule takes two lines, the rule with its bound and verdict,
-then its worst case spelled out (suite, attribute, group, class, value, 95% interval, n, adjusted p). Every
-piece is separated by spaces so rich wraps between pieces instead of cutting one with an ellipsis.
+It must stay legible in an 80-column CI log: each rule has three lines, the rule with its bound, its worst
+case spelled out (suite, attribute, group, class), and that case's value, 95% interval, n and adjusted p.
+Pieces are separated by spaces, so a long line wraps between words instead of losing them to an ellipsis.
 """
 from __future__ import annotations
 
@@ -45,14 +45,14 @@ def gate_table(results: dict) -> Table:
     records = {m["id"]: m for m in results.get("metrics", [])}
     table = Table(title="fairaudit gate", show_lines=True, expand=False)
     table.add_column("result", no_wrap=True)
-    table.add_column("rule, bound / worst case: value [95% interval]", overflow="fold")
+    table.add_column("rule (metric bound) / worst case / value [95% interval] n p_adj", overflow="fold")
     for rule in results["gate"]["rules"]:
         worst = rule.get("worst") or {}
         bound = ", ".join(f"{k} {v}" for k, v in rule["bound"].items())
         case = describe_case(records[worst["id"]]) if worst.get("id") in records else str(worst.get("id", "no records"))
-        text = (f"{escape(rule['name'])} [dim]({rule['metric']} {bound})[/]\n"
-                f"  worst: {escape(case)} = {describe_value(worst)}")
-        table.add_row(f"[{STYLE[rule['verdict']]}]{rule['verdict']}[/]", text)
+        table.add_row(f"[{STYLE[rule['verdict']]}]{rule['verdict']}[/]",
+                      f"{escape(rule['name'])} [dim]({rule['metric']} {bound})[/]\n{escape(case)}\n"
+                      f"= {describe_value(worst)}")
     return table
 
 
