@@ -1,4 +1,5 @@
 """The `fairaudit` command, help without heavy imports, the 80-column console summary, the pre-commit hook."""
+import os
 import subprocess
 import sys
 import tomllib
@@ -86,11 +87,37 @@ def test_pre_commit_hooks_validate_suites(tmp_path, capsys):
     assert {h["id"] for h in hooks} == {"fairaudit-templates", "fairaudit-templates-system"}
     for hook in hooks:
         program, *argv = hook["entry"].split()
-        assert program == "fairaudit" and argv == ["templates", "validate"]
+        assert program == "fairaudit" and argv == ["templates", "validate"] and hook["args"][0] == "--templates"
         assert hook["pass_filenames"] is False and hook["language"] in ("python", "system")
-    (tmp_path / "ok.yaml").write_text((ROOT / "templates" / "identity.yaml").read_text())
-    assert main(argv + [str(tmp_path)]) == 0
-    assert "ok  " in capsys.readouterr().out
-    (tmp_path / "bad.yaml").write_text("suite: bad\nversion: '1'\ntemplates:\n  - {id: t, text: 'no slot here'}\n")
-    assert main(argv + [str(tmp_path)]) == 2
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "mine.yaml").write_text((ROOT / "templates" / "identity.yaml").read_text().replace(
+        "suite: identity", "suite: mine"))
+    assert main(argv + ["--templates", str(suites)]) == 0
+    assert "suite mine:" in capsys.readouterr().out
+    (suites / "bad.yaml").write_text("suite: bad\nversion: '1'\ntemplates:\n  - {id: t, text: 'no slot here'}\n")
+    assert main(argv + ["--templates", str(suites)]) == 2
     assert "bad.yaml:" in capsys.readouterr().err
+    assert main(argv + ["--templates", str(tmp_path / "nope")]) == 2  # a wrong path never passes silently
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_pre_commit_runs_the_hook(tmp_path):
+    pre_commit = Path(sys.executable).with_name("pre-commit")
+    script = Path(sys.executable).with_name("fairaudit")
+    if not (pre_commit.exists() and script.exists() and (ROOT / ".git").exists()):
+        pytest.skip("needs pre-commit and the fairaudit script in this environment, and a git checkout")
+    team = tmp_path / "team"
+    (team / "suites").mkdir(parents=True)
+    (team / "suites" / "mine.yaml").write_text((ROOT / "templates" / "names.yaml").read_text().replace(
+        "suite: names", "suite: mine"))
+    env = {**os.environ, "PATH": f"{script.parent}{os.pathsep}{os.environ['PATH']}", "PRE_COMMIT_HOME": str(tmp_path / "cache")}
+    git = ["git", "-c", "user.email=ci@example.invalid", "-c", "user.name=ci"]
+    for cmd in (["init", "-q"], ["add", "-A"], ["commit", "-qm", "suites"]):
+        subprocess.run(git + cmd, cwd=team, check=True, capture_output=True)
+    hook = [str(pre_commit), "try-repo", str(ROOT), "fairaudit-templates-system", "--all-files"]
+    ok = subprocess.run(hook, cwd=team, env=env, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0 and "Passed" in ok.stdout, ok.stdout + ok.stderr
+    (team / "suites" / "mine.yaml").write_text("suite: mine\nversion: '1'\ntemplates: []\n")
+    bad = subprocess.run(hook, cwd=team, env=env, capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "Failed" in bad.stdout and "mine.yaml:" in bad.stdout, bad.stdout
