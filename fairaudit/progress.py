@@ -24,7 +24,8 @@ EVERY_SECONDS = 10.0
 def is_live(stream: IO[str] | None = None) -> bool:
     """A live bar only where a person watches: a terminal, and not a CI runner (which sets ``CI``)."""
     stream = stream if stream is not None else sys.stderr
-    return bool(getattr(stream, "isatty", lambda: False)()) and not os.environ.get("CI")
+    in_ci = os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+    return bool(getattr(stream, "isatty", lambda: False)()) and not in_ci
 
 
 class LogLines:

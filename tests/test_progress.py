@@ -56,6 +56,8 @@ def test_bar_on_a_terminal_lines_on_a_pipe_or_in_ci(monkeypatch):
     assert isinstance(progress(total=3), tqdm)
     monkeypatch.setenv("CI", "true")
     assert isinstance(progress(total=3), LogLines)
+    monkeypatch.setenv("CI", "false")
+    assert isinstance(progress(total=3), tqdm)
     monkeypatch.delenv("CI")
     monkeypatch.setattr(progress_mod.sys, "stderr", io.StringIO())
     assert isinstance(progress(total=3), LogLines)
