@@ -1,4 +1,4 @@
-"""``python -m audit {run,report,compare,generate,templates,bench}``: see ``--help`` on each command.
+"""``python -m audit {run,report,compare,generate,templates,card,bench}``: see ``--help`` on each command.
 
 Exit codes: 0 every gate rule passes, 1 a rule fails (or is inconclusive without --allow-inconclusive),
 2 usage, configuration or input error (one line on stderr, nothing written), 3 a bug in fairaudit
@@ -13,6 +13,7 @@ from pathlib import Path
 from finetune.errors import CliParser, InputError, check_number, run_main
 
 F = argparse.ArgumentDefaultsHelpFormatter
+PROG = "python -m audit"  # the `fairaudit` command sets its own name
 
 
 def add_case_options(p: argparse.ArgumentParser, default_suites: list[str] | None) -> None:
@@ -39,7 +40,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from audit.suites import DEFAULT_SUITES
 
-    parser = CliParser(prog="python -m audit", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="audit a model: results.json, cases.parquet, report.html, summary.md, junit.xml",
@@ -87,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--templates", action="append", default=[], help="extra folder of suite files")
     t.add_argument("--n", type=int, default=10, help="preview: how many sample sentences")
     t.add_argument("--seed", type=int, default=0, help="preview: sampling seed")
+
+    k = sub.add_parser("card", help="write the bias evaluation into a model card (README.md of the model folder)",
+                       formatter_class=F)
+    k.add_argument("results", help="audit results folder (results.json)")
+    k.add_argument("--model-dir", required=True, help="model folder whose README.md gets the 'Bias evaluation' section")
+    k.add_argument("--top", type=int, default=5, help="how many of the largest disparities to list")
 
     b = sub.add_parser("bench", help="sentences/s of this engine vs transformers.pipeline on the EEC sentences",
                        formatter_class=F)
@@ -232,6 +239,13 @@ def cmd_templates(args) -> int:
     return 0
 
 
+def cmd_card(args) -> int:
+    from audit.card import write_card
+
+    print(f"wrote the bias evaluation into {write_card(args.results, args.model_dir, args.top)}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from audit.bench import run_bench
     from finetune.model import pick_device
@@ -243,7 +257,7 @@ def cmd_bench(args) -> int:
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "generate": cmd_generate,
-            "templates": cmd_templates, "bench": cmd_bench}
+            "templates": cmd_templates, "card": cmd_card, "bench": cmd_bench}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -18,9 +18,9 @@ from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from audit.models import CallableClassifier, HFClassifier
+from fairaudit.progress import progress as progress_bar
 from finetune.batching import collate
 from finetune.errors import InputError
 
@@ -99,7 +99,7 @@ def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, prog
     batches = token_budget_batches([len(x) for x in ids], max_tokens)
     pad = model.tokenizer.pad_token_id or 0
     ctx = torch.autocast(model.device.type, dtype=model.dtype) if model.dtype else contextlib.nullcontext()
-    bar = tqdm(total=len(texts), disable=not progress, unit="sent", desc="scoring", leave=False)
+    bar = progress_bar(total=len(texts), disable=not progress, unit="sent", desc="scoring")
     with torch.inference_mode(), ctx:
         for batch in batches:
             inputs = collate([ids[i] for i in batch], pad)

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -37,7 +38,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from finetune.errors import InputError
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+def builtin_dir() -> Path:
+    """The built-in suites: ``templates/`` beside ``audit/`` in a source checkout (so a worktree reads its own
+    files), else the package data ``fairaudit.templates`` of the installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / "common_words.txt").is_file():
+        return checkout
+    return Path(str(resources.files("fairaudit.templates")))  # installed wheels are plain folders, never zips
+
+
+BUILTIN_DIR = builtin_dir()
 DEFAULT_SUITES = ["eec", "identity", "names"]
 COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")

@@ -11,8 +11,10 @@ import os
 import sys
 from dataclasses import fields
 
+from finetune.config import TrainConfig
 from finetune.errors import CliParser, check_number, run_main
-from finetune.training import TrainConfig
+
+PROG = "python -m finetune"  # the `fairaudit` command sets its own name
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -27,7 +29,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = CliParser(prog="python -m finetune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog=PROG, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     d = TrainConfig()
 
