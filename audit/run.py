@@ -124,6 +124,7 @@ def run_audit(opts: AuditOptions) -> dict:
 
     model = load_model(opts.model, opts.labels, device=opts.device, precision=opts.precision,
                        allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code)
+    gates.check_selectors(gate, gate_source, gates.names_in_run(cases, attributes, model.labels))
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress)

@@ -85,3 +85,102 @@ def adjust(p_values: list[float], method: str = "holm") -> list[float]:
         return []
     name = {"holm": "holm", "bh": "fdr_bh"}[method]
     return [float(p) for p in multipletests(p_values, method=name)[1]]
+
+
+# ------------------------------------------------------------------ clustered rates (families are the clusters)
+def _robust_var(hits: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rates r_g = sum_f y_fg / sum_f n_fg and their cluster-robust covariance (ratio estimator, CR1).
+
+    ``hits``/``totals``: (families, groups). z_fg = (y_fg - r_g n_fg) / N_g; V = F/(F-1) sum_f z_f z_f^T
+    (Liang & Zeger 1986). Members of one family are correlated (same frame and fill words): treating them as
+    independent makes marginal rates look too precise and paired contrasts too noisy; V gets both right.
+    """
+    n = totals.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = np.where(n > 0, hits.sum(axis=0) / n, np.nan)
+        z = np.where(n > 0, (hits - np.nan_to_num(r) * totals) / np.where(n > 0, n, 1), 0.0)
+    f = int((totals.sum(axis=1) > 0).sum())
+    return r, z.T @ z * (f / (f - 1) if f > 1 else 1.0)
+
+
+def cluster_wilson(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None]:
+    """Wilson interval of sum(hits)/sum(totals) at the effective sample size n / deff (Kish design effect).
+
+    deff = cluster-robust variance / binomial variance, at least 1; with no spread to measure it (a rate of 0
+    or 1) each family counts as one observation. Independent rows (one per family) give plain Wilson.
+    """
+    hits, totals = np.asarray(hits, float), np.asarray(totals, float)
+    n, k = totals.sum(), hits.sum()
+    if n == 0:
+        return None, None
+    r = k / n
+    clusters = int((totals > 0).sum())
+    if 0 < r < 1:
+        deff = max(1.0, float(((hits - r * totals) ** 2).sum()) / (n * r * (1 - r)))
+        n_eff = n / deff
+    else:
+        n_eff = min(n, clusters)
+    lo, hi = proportion_confint(r * n_eff, n_eff, alpha=alpha, method="wilson")
+    return float(min(lo, r)), float(max(hi, r))
+
+
+def cluster_mean(sums: np.ndarray, counts: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None]:
+    """t interval (F - 1 df) of sum(sums)/sum(counts) with the cluster-robust variance of a ratio estimator."""
+    sums, counts = np.asarray(sums, float)[:, None], np.asarray(counts, float)[:, None]
+    f = int((counts > 0).sum())
+    if f < 2:
+        return None, None
+    r, v = _robust_var(sums, counts)
+    half = stats.t.ppf(1 - alpha / 2, f - 1) * math.sqrt(max(float(v[0, 0]), 0.0))
+    return float(r[0] - half), float(r[0] + half)
+
+
+def rate_gap(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05) -> dict:
+    """Between-groups gap of rates (max - min and min / max) with valid intervals and a cluster-aware test.
+
+    ``hits``/``totals``: (families, groups). Each ordered pair (i, j) gets Newcombe's (1998) hybrid score
+    interval of r_i - r_j from cluster Wilson intervals at level alpha / m (m = G(G-1)/2 pairs, Bonferroni, so
+    all pairs hold at once), with the pairing correlation of the robust covariance (Newcombe's method 10); the
+    gap D = max_ij (r_i - r_j) then lies in [max_ij L_ij, max_ij U_ij]. The ratio's interval comes from
+    simultaneous group intervals (alpha / G). Test: Wald test of equal rates with the robust covariance,
+    F-approximation with F - 1 denominator df (Hotelling); paired designs gain from it, unlike a chi-square.
+    """
+    keep = totals.sum(axis=0) > 0
+    hits, totals = np.asarray(hits, float)[:, keep], np.asarray(totals, float)[:, keep]
+    g = hits.shape[1]
+    if g < 2:
+        return {}
+    r, v = _robust_var(hits, totals)
+    m = g * (g - 1) / 2
+    wil = np.array([cluster_wilson(hits[:, i], totals[:, i], alpha / m) for i in range(g)])
+    sim = np.array([cluster_wilson(hits[:, i], totals[:, i], alpha / g) for i in range(g)])
+    sd = np.sqrt(np.diag(v))
+    lows, highs = [], []
+    for i in range(g):
+        for j in range(g):
+            if i == j:
+                continue
+            rho = v[i, j] / (sd[i] * sd[j]) if sd[i] * sd[j] > 0 else 0.0
+            li, ui, lj, uj = r[i] - wil[i, 0], wil[i, 1] - r[i], r[j] - wil[j, 0], wil[j, 1] - r[j]
+            d = r[i] - r[j]
+            lows.append(d - math.sqrt(max(li ** 2 + uj ** 2 - 2 * rho * li * uj, 0.0)))
+            highs.append(d + math.sqrt(max(ui ** 2 + lj ** 2 - 2 * rho * ui * lj, 0.0)))
+    gap = float(r.max() - r.min())
+    ratio = float(r.min() / r.max()) if r.max() > 0 else 1.0
+    ratio_ci = (float(sim[:, 0].min() / sim[:, 1].max()) if sim[:, 1].max() > 0 else 0.0,
+                float(min(1.0, sim[:, 1].min() / sim[:, 0].max())) if sim[:, 0].max() > 0 else 1.0)
+    return {"rates": r, "gap": gap, "gap_ci": (max(0.0, max(lows)), max(highs)), "ratio": ratio,
+            "ratio_ci": (min(ratio_ci[0], ratio), max(ratio_ci[1], ratio)), "p_value": equal_rates_test(r, v, len(totals))}
+
+
+def equal_rates_test(rates: np.ndarray, cov: np.ndarray, clusters: int) -> float:
+    """p-value of the Wald test that all rates are equal, F(q, F - q) approximation (q = G - 1 contrasts)."""
+    c = np.hstack([np.eye(len(rates) - 1), -np.ones((len(rates) - 1, 1))])
+    diff, var = c @ rates, c @ cov @ c.T
+    q = int(np.linalg.matrix_rank(var, tol=1e-14))
+    if q == 0:
+        return 1.0 if np.allclose(diff, 0, atol=1e-12) else 0.0
+    w = float(diff @ np.linalg.pinv(var, rcond=1e-12) @ diff)
+    if clusters - q < 1:
+        return float(stats.chi2.sf(w, q))
+    return float(stats.f.sf(w * (clusters - q) / ((clusters - 1) * q), q, clusters - q))

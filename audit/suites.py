@@ -42,6 +42,7 @@ DEFAULT_SUITES = ["eec", "identity", "names"]
 COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
 FILTERS = ("a", "cap")
+INTERSECTION = "×"  # "gender×race": the column of an intersectional attribute, values "female×Asian"
 
 
 class Strict(BaseModel):
@@ -60,6 +61,11 @@ class Term(Strict):
 class ProtectedGroup(Strict):
     attributes: dict[str, str] = Field(min_length=1)
     forms: dict[str, str] = {}
+    # Matching (audit/metrics.py compares only like with like): the kind of words the terms are ("name",
+    # "noun phrase", "pronoun" ...), and, with ``paired``, the i-th term's counterpart is the i-th term of every
+    # other paired group of the same surface (she/he, my mother/my father).
+    surface: str | None = None
+    paired: bool = False
     terms: list[str | Term] = Field(min_length=1)
 
 
@@ -212,7 +218,11 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
                     _fail(path, lines, ("protected", slot, "groups", gi, "terms", ti),
                           f"{t.text!r} is also a common English word; pick another name or write "
                           f"{{text: {t.text}, allow_common_word: true}} and use it only as a subject or object")
+        _check_pairs(path, lines, slot, lex)
         for attr, vals in values.items():
+            if INTERSECTION in attr:
+                _fail(path, lines, ("protected", slot, "groups"), f"attribute {attr!r} contains {INTERSECTION!r}, "
+                                                                  "which names intersections")
             if len(vals) < 2:
                 _fail(path, lines, ("protected", slot, "groups"),
                       f"attribute {attr!r} has a single group {sorted(vals)[0]!r}: nothing to compare it with")
@@ -253,6 +263,18 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
             _fail(path, lines, where + ("label_from",), f"label_from names {tpl.label_from!r}, not a slot of this template")
         if tpl.expect == "direction" and tpl.direction is None:
             _fail(path, lines, where + ("direction",), "expect: direction needs 'direction: {label, sign}'")
+
+
+def _check_pairs(path: Path, lines: dict, slot: str, lex: ProtectedSlot) -> None:
+    """Paired groups of one surface must list the same number of terms (the i-th terms are counterparts)."""
+    sizes: dict[str | None, int] = {}
+    for gi, group in enumerate(lex.groups):
+        if group.paired:
+            size = sizes.setdefault(group.surface, len(group.terms))
+            if size != len(group.terms):
+                _fail(path, lines, ("protected", slot, "groups", gi, "terms"),
+                      f"paired group has {len(group.terms)} terms, another paired group of surface "
+                      f"{group.surface!r} has {size}: the i-th terms must be counterparts")
 
 
 def suite_files(extra_dirs: list[str | Path] | None = None) -> list[Path]:
