@@ -23,10 +23,7 @@ def components(attribute: str) -> list[str]:
 
 
 def _codes(frame: pd.DataFrame, cols: list[str]) -> np.ndarray:
-    key = frame[cols[0]].astype(str)
-    for c in cols[1:]:
-        key = key + "\x1f" + frame[c].astype(str)
-    return pd.factorize(key)[0]
+    return frame.groupby(cols, dropna=False, sort=False).ngroup().to_numpy()
 
 
 @dataclass

@@ -190,9 +190,10 @@ def _flip_metrics(m: matching.Matched, counts: np.ndarray, templates: np.ndarray
 def _contrast_metrics(m: matching.Matched, name: str, values: np.ndarray, suite: str, attribute: str,
                       classes: list, alpha: float) -> list[Metric]:
     """One record per group and class of :func:`matching.contrast`, tested over families."""
-    diffs = matching.contrast(m, values)
+    diffs = matching.contrast(m, values)  # (F, G, k)
     sums, counts = m.per_stratum(values)
     in_stratum = counts > 0
+    p_t, p_w = stats.paired_tests_columns(diffs.reshape(len(diffs), -1))
     out = []
     for g, group in enumerate(m.groups):
         vs = m.groups[1 - g] if len(m.groups) == 2 else f"other {attribute} groups"
@@ -203,13 +204,12 @@ def _contrast_metrics(m: matching.Matched, name: str, values: np.ndarray, suite:
             d = d[~np.isnan(d)]
             if len(d) == 0:
                 continue
-            value = float(d.mean())
-            p_t, p_w = stats.paired_tests(d)
-            base = float(sums[..., c].sum() / counts.sum())
+            value, j = float(d.mean()), g * len(classes) + c
             out.append(Metric(name, "counterfactual", suite, attribute, value, len(d),
                               _ordered(stats.mean_interval(d, alpha), value, -1.0), group=group, cls=label,
-                              test="paired t-test over families", p_value=p_t, p_wilcoxon=p_w, n_min=min(n_g, n_rest),
-                              details={"vs": vs, "base_rate": base}))
+                              test="paired t-test over families", p_value=p_t[j], p_wilcoxon=p_w[j],
+                              n_min=min(n_g, n_rest),
+                              details={"vs": vs, "base_rate": float(sums[..., c].sum() / counts.sum())}))
     return out
 
 
@@ -384,15 +384,17 @@ def _auc_metrics(suite, attribute, labels, y_true, probs, groups, present) -> li
 
 
 def all_metrics(frame: pd.DataFrame, labels: list[str], attributes: list[str], n_boot: int = 0, alpha: float = 0.05,
-                seed: int = 0, correction: str = "holm") -> list[Metric]:
-    """Every metric for every suite x attribute present. p-values are adjusted here across all tests (the
-    descriptive view); :func:`audit.gate.evaluate` re-adjusts the tests its rules use among themselves."""
+                seed: int = 0, correction: str = "holm", slices: bool = True) -> list[Metric]:
+    """Every metric for every suite x attribute present (``slices=False``: counterfactual ones only, which is
+    all the default gate reads). p-values are adjusted here across all tests (the descriptive view);
+    :func:`audit.gate.evaluate` re-adjusts the tests its rules use among themselves."""
     out: list[Metric] = []
     for suite, attribute in itertools.product(frame["suite"].unique(), attributes):
         if attribute not in frame:
             continue
         out += counterfactual_metrics(frame, labels, suite, attribute, alpha, attributes)
-        out += group_metrics(frame, labels, suite, attribute, n_boot, alpha, seed)
+        if slices:
+            out += group_metrics(frame, labels, suite, attribute, n_boot, alpha, seed)
     tested = [m for m in out if m.p_value is not None]
     for m, p in zip(tested, stats.adjust([m.p_value for m in tested], correction)):
         m.p_adjusted = p

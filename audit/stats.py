@@ -54,6 +54,29 @@ def paired_tests(diffs: np.ndarray) -> tuple[float | None, float | None]:
     return t_p, w_p
 
 
+def paired_tests_columns(diffs: np.ndarray) -> tuple[list, list]:
+    """:func:`paired_tests` for every column of ``diffs`` (families x records, NaN where absent), vectorised
+    over the complete columns (the usual case: every family holds every group)."""
+    complete = ~np.isnan(diffs).any(axis=0)
+    p_t, p_w = [None] * diffs.shape[1], [None] * diffs.shape[1]
+    full = diffs[:, complete]
+    if complete.any() and len(diffs) > 20:  # smaller samples take the exact path below
+        mean, sd = full.mean(axis=0), full.std(axis=0, ddof=1)
+        flat = np.isclose(full, full[:1], rtol=0, atol=1e-12).all(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t_p = 2 * stats.t.sf(np.abs(mean / (sd / math.sqrt(len(full)))), len(full) - 1)
+            w_p = stats.wilcoxon(np.where(flat, 1.0, full), axis=0, method="asymptotic").pvalue
+        degenerate = np.where(np.abs(full[0]) < 1e-12, 1.0, 0.0)
+        t_p, w_p = np.where(flat, degenerate, t_p), np.where(flat, degenerate, w_p)
+        for j, tp, wp in zip(np.flatnonzero(complete), t_p, w_p):
+            p_t[j], p_w[j] = float(tp), float(wp)
+    for j in range(diffs.shape[1]):
+        if p_t[j] is None:
+            col = diffs[:, j]
+            p_t[j], p_w[j] = paired_tests(col[~np.isnan(col)])
+    return p_t, p_w
+
+
 def chi2_independence(table: np.ndarray) -> float | None:
     """p-value of the chi-square test that group and outcome are independent (rows: groups)."""
     table = np.asarray(table, dtype=float)

@@ -7,7 +7,7 @@ import pytest
 from audit import gate as gates
 from audit import stats
 from audit.cases import attributes_of, build_cases
-from audit.metrics import all_metrics, counterfactual_metrics, rate_gap_interval
+from audit.metrics import all_metrics, counterfactual_metrics
 from audit.suites import DEFAULT_SUITES, select_suites
 
 
@@ -30,10 +30,44 @@ def test_counterfactual_metrics_exact_values():
     assert ms["mean_shift/s/gender/female/b"].value == pytest.approx(-0.15)
     assert ms["ctf_gap/s/gender/a"].value == pytest.approx(0.15)
     assert ms["max_abs_delta/s/gender"].value == pytest.approx(0.2)
-    assert ms["group_flip_rate/s/gender/female"].value == 0.0
-    assert ms["group_flip_rate/s/gender/male"].value == 0.5  # f2's modal label is a (tie -> first class)
+    # one pair of two flips: a symmetric instability, the same for both groups (issue 8: never blame one)
+    assert ms["group_flip_rate/s/gender/female"].value == ms["group_flip_rate/s/gender/male"].value == 0.5
+    assert ms["flip_rate_difference/s/gender/female"].value == 0.0
+    assert ms["label_shift/s/gender/female/a"].value == pytest.approx(0.5)  # f2: female a, male b
     lo, hi = ms["flip_rate/s/gender"].ci
-    assert (lo, hi) == pytest.approx(stats.wilson(1, 2))
+    assert (lo, hi) == pytest.approx(stats.wilson(1, 2))  # one pair per family: no design effect
+
+
+def test_only_matched_members_are_compared():
+    """A gender comparison sets names against names of the same race and noun phrases against their
+    counterparts; a name-versus-noun-phrase difference must not show up as a gender effect."""
+    rows = []
+    for fam in ("f1", "f2", "f3"):
+        rows += [(fam, "female", "AA", "name", None, 0.2), (fam, "male", "AA", "name", None, 0.2),
+                 (fam, "female", None, "np", "np:0", 0.9), (fam, "male", None, "np", "np:0", 0.9),
+                 (fam, "female", None, "np", "np:1", 0.8)]  # no counterpart: never compared
+    f = pd.DataFrame(rows, columns=["family", "gender", "race", "surface", "pair", "p_a"])
+    f["p_b"] = 1 - f["p_a"]
+    f["suite"], f["template_id"] = "s", "t"
+    f["pred"] = np.where(f["p_a"] >= 0.5, "a", "b")
+    ms = {m.id: m for m in counterfactual_metrics(f, ["a", "b"], "s", "gender", attributes=["gender", "race"])}
+    assert ms["mean_shift/s/gender/female/a"].value == pytest.approx(0.0)
+    assert ms["flip_rate/s/gender"].value == 0.0 and ms["flip_rate/s/gender"].n == 6  # 2 matched pairs x 3
+    assert ms["label_shift/s/gender/female/a"].value == pytest.approx(0.0)
+
+
+def test_pair_counts_scale_linearly():
+    """100,000 members in one family: counts and sorted sums, never the 10^10 pairs (issue 13)."""
+    n = 100_000
+    rng = np.random.default_rng(0)
+    f = pd.DataFrame({"family": "f", "gender": np.where(np.arange(n) % 2, "female", "male"), "p_a": rng.random(n)})
+    f["p_b"] = 1 - f["p_a"]
+    f["suite"], f["template_id"] = "s", "t"
+    f["pred"] = np.where(f["p_a"] >= 0.5, "a", "b")
+    ms = {m.id: m for m in counterfactual_metrics(f, ["a", "b"], "s", "gender")}
+    assert ms["flip_rate/s/gender"].n == (n // 2) ** 2
+    assert ms["flip_rate/s/gender"].value == pytest.approx(0.5, abs=0.01)
+    assert ms["ctf_gap/s/gender/a"].value == pytest.approx(1 / 3, abs=0.01)  # E|U - U'| for uniforms
 
 
 def test_statistics_helpers():
@@ -56,9 +90,14 @@ def test_statistics_helpers():
     assert lo < 0.8 < hi
 
 
-def test_rate_gap_interval_covers_the_gap():
-    (lo, hi), (rlo, rhi) = rate_gap_interval(np.array([30, 60]), np.array([100, 100]), 0.05, seed=0)
-    assert lo < 0.3 < hi and rlo < 0.5 < rhi
+def test_rate_gap_interval_covers_the_gap_and_contains_its_estimate():
+    gap = stats.rate_gap(np.array([[30.0, 60.0]]), np.array([[100.0, 100.0]]))
+    (lo, hi), (rlo, rhi) = gap["gap_ci"], gap["ratio_ci"]
+    assert lo < 0.3 < hi and rlo < 0.5 < rhi and gap["p_value"] < 0.001
+    # a tiny identity gap of 0.033 must lie inside its own interval (issue 8: [0.100, 0.400] did not)
+    hits = np.array([[1.0, 0.0, 0.0]] * 10)
+    gap = stats.rate_gap(hits, np.ones_like(hits) * 3)
+    assert gap["gap_ci"][0] <= gap["gap"] <= gap["gap_ci"][1]
 
 
 # ------------------------------------------------------------------ calibration on simulated models
