@@ -205,15 +205,19 @@ def adjust_gated(gate: Gate, metrics: list[dict]) -> int:
 
 
 def evidence(m: dict, rule: Rule) -> tuple:
-    """Sort key of the worst case: how far the interval's near end lies beyond the bound, then the estimate's
-    excess; mirror images (two groups: "female +0.06" / "male -0.06") tie there, and the record in which the
-    group receives *more* of the class wins, then the class that is rarer overall (the atypical outcome)."""
+    """Sort key of the worst case among records of one verdict. First whether the record's group is the one
+    harmed (``details.harm`` > 0: it moves away from the expected labels, or, without them, it receives *more*
+    of the class): with two groups every contrast has a mirror image ("male +angry" / "female -angry", and
+    "female +neutral" when male sentences flipped from neutral), and only the harmed group is named. Then
+    how far the interval's near end lies beyond the bound, the estimate's excess, and the class that is rarer
+    overall (the atypical outcome)."""
     if m.get("value") is None:
-        return (float("-inf"),) * 2 + (False, 0.0)
+        return (False, float("-inf"), float("-inf"), 0.0)
+    details = m.get("details") or {}
     value, lo, _, bound = _oriented(m, rule)
     near = lo if lo is not None else value
-    return (round(near - bound, 9), round(value - bound, 9), m["value"] > 0,
-            -(m.get("details") or {}).get("base_rate", 0.0))
+    harmed = details.get("harm", m["value"]) > 0
+    return (harmed, round(near - bound, 9), round(value - bound, 9), -details.get("base_rate", 0.0))
 
 
 def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None) -> dict:

@@ -132,9 +132,12 @@ def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, a
     counts = matching.label_counts(m, pred, k)
     out = _flip_metrics(m, counts, sub["template_id"].astype(str).to_numpy(), suite, attribute, alpha)
     flip_share = matching.member_flip_share(m, counts, pred)
-    onehot = np.eye(k)[pred]
-    for name, values in (("mean_shift", probs), ("label_shift", onehot), ("flip_rate_difference", flip_share[:, None])):
-        out += _contrast_metrics(m, name, values, suite, attribute, labels if values.shape[1] == k else [None], alpha)
+    expected = sub["y_true"].map({l: i for i, l in enumerate(labels)}).fillna(-1).to_numpy(dtype=int) \
+        if "y_true" in sub else np.full(len(sub), -1)
+    for name, values in (("mean_shift", probs), ("label_shift", np.eye(k)[pred])):
+        on_label = values * (expected[:, None] == np.arange(k))
+        out += _contrast_metrics(m, name, values, suite, attribute, labels, alpha, on_label)
+    out += _contrast_metrics(m, "flip_rate_difference", flip_share[:, None], suite, attribute, [None], alpha)
     # counterfactual token fairness: per family, mean |delta| over its matched cross-group pairs
     pairs = m.per_family(matching.cross_pairs(counts)[0].sum(axis=1)) / 2
     ctf = m.per_family(matching.abs_diff_sums(m, probs)) / pairs[:, None]
@@ -188,9 +191,15 @@ def _flip_metrics(m: matching.Matched, counts: np.ndarray, templates: np.ndarray
 
 
 def _contrast_metrics(m: matching.Matched, name: str, values: np.ndarray, suite: str, attribute: str,
-                      classes: list, alpha: float) -> list[Metric]:
-    """One record per group and class of :func:`matching.contrast`, tested over families."""
+                      classes: list, alpha: float, on_label: np.ndarray | None = None) -> list[Metric]:
+    """One record per group and class of :func:`matching.contrast`, tested over families.
+
+    ``details.harm``: the part of the contrast that moves g away from the expected labels (gaining class c where
+    another label is expected, losing it where c is expected). With two groups every record has a mirror
+    image; the gate names the one whose group is harmed (audit/gate.py ``evidence``).
+    """
     diffs = matching.contrast(m, values)  # (F, G, k)
+    harm = diffs - 2 * matching.contrast(m, on_label) if on_label is not None else diffs
     sums, counts = m.per_stratum(values)
     in_stratum = counts > 0
     p_t, p_w = stats.paired_tests_columns(diffs.reshape(len(diffs), -1))
@@ -209,7 +218,8 @@ def _contrast_metrics(m: matching.Matched, name: str, values: np.ndarray, suite:
                               _ordered(stats.mean_interval(d, alpha), value, -1.0), group=group, cls=label,
                               test="paired t-test over families", p_value=p_t[j], p_wilcoxon=p_w[j],
                               n_min=min(n_g, n_rest),
-                              details={"vs": vs, "base_rate": float(sums[..., c].sum() / counts.sum())}))
+                              details={"vs": vs, "base_rate": float(sums[..., c].sum() / counts.sum()),
+                                       "harm": float(np.nanmean(harm[:, g, c]))}))
     return out
 
 

@@ -8,7 +8,7 @@ counterparts at random, alike for every group: symmetric instability, not dispar
 
 Planted bias (:class:`Effect`) on the cases selected by ``where``: ``shift`` raises p(cls) by exactly that
 amount per sentence (a mixture toward cls, w = shift / (1 - p_cls)); ``flip`` moves that share of the
-sentences labelled ``from_cls`` to ``cls``.
+sentences labelled ``from_cls`` (any label when None) to ``cls``.
 """
 from __future__ import annotations
 
@@ -58,11 +58,11 @@ class SimulatedModel:
                 w = np.clip(effect.shift / (1 - probs[:, c]), 0, 1)[:, None] * mask[:, None]
                 probs = (1 - w) * probs + w * np.eye(len(LABELS))[c]
             if effect.flip:
-                src = probs.argmax(axis=1) == LABELS.index(effect.from_cls)
+                src = probs.argmax(axis=1) == LABELS.index(effect.from_cls) if effect.from_cls else True
                 move = mask & src & (rng.random(len(out)) < effect.flip)
                 probs[move] = 0.5 * probs[move] + 0.5 * np.eye(len(LABELS))[c]
         for i, label in enumerate(LABELS):
             out[f"p_{label}"] = probs[:, i]
         out["pred"] = np.array(LABELS)[probs.argmax(axis=1)]
-        out["y_true"] = out["expected_label"].map(lambda x: TO_CLASS.get(x) if x else None)
+        out["y_true"] = np.array(LABELS)[target]  # the truth by construction (unlabelled frames: neutral)
         return out

@@ -1,6 +1,7 @@
 """The statistics behind every verdict: intervals, paired tests, AUC standard errors, multiplicity correction."""
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 
@@ -18,6 +19,16 @@ def wilson(successes: int, n: int, alpha: float = 0.05) -> tuple[float | None, f
     return float(lo), float(hi)
 
 
+@functools.lru_cache(maxsize=4096)
+def t_quantile(q: float, df: int) -> float:
+    return float(stats.t.ppf(q, df))
+
+
+@functools.lru_cache(maxsize=256)
+def z_quantile(q: float) -> float:
+    return float(stats.norm.ppf(q))
+
+
 def mean_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None]:
     """Student-t interval for the mean of ``x``; a zero-width interval when all values are equal."""
     n = len(x)
@@ -27,7 +38,7 @@ def mean_interval(x: np.ndarray, alpha: float = 0.05) -> tuple[float | None, flo
     if n == 1:
         return None, None
     sd = float(np.std(x, ddof=1))
-    half = stats.t.ppf(1 - alpha / 2, n - 1) * sd / math.sqrt(n)
+    half = t_quantile(1 - alpha / 2, n - 1) * sd / math.sqrt(n)
     return m - half, m + half
 
 
@@ -143,8 +154,10 @@ def cluster_wilson(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05) ->
         n_eff = n / deff
     else:
         n_eff = min(n, clusters)
-    lo, hi = proportion_confint(r * n_eff, n_eff, alpha=alpha, method="wilson")
-    return float(min(lo, r)), float(max(hi, r))
+    z = z_quantile(1 - alpha / 2)  # Wilson (1927), the formula of statsmodels' proportion_confint
+    centre, half = r + z * z / (2 * n_eff), z * math.sqrt(r * (1 - r) / n_eff + z * z / (4 * n_eff * n_eff))
+    lo, hi = (centre - half) / (1 + z * z / n_eff), (centre + half) / (1 + z * z / n_eff)
+    return float(max(0.0, min(lo, r))), float(min(1.0, max(hi, r)))
 
 
 def cluster_mean(sums: np.ndarray, counts: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None]:
@@ -154,7 +167,7 @@ def cluster_mean(sums: np.ndarray, counts: np.ndarray, alpha: float = 0.05) -> t
     if f < 2:
         return None, None
     r, v = _robust_var(sums, counts)
-    half = stats.t.ppf(1 - alpha / 2, f - 1) * math.sqrt(max(float(v[0, 0]), 0.0))
+    half = t_quantile(1 - alpha / 2, f - 1) * math.sqrt(max(float(v[0, 0]), 0.0))
     return float(r[0] - half), float(r[0] + half)
 
 

@@ -134,7 +134,8 @@ def audit_verdict(suites, seed: int, bias: float) -> tuple[str, int]:
     cases = build_cases(suites, max_cases=3000, seed=seed)
     scored = simulate(cases, seed, bias)
     gate, _ = gates.load_gate()
-    metrics = [m.to_dict() for m in all_metrics(scored, LABELS, attributes_of(suites), alpha=gate.alpha, seed=seed)]
+    metrics = [m.to_dict() for m in all_metrics(scored, LABELS, attributes_of(suites), alpha=gate.alpha, seed=seed,
+                                                slices=False)]
     flips = sum(m["details"].get("flipped", 0) for m in metrics if m["metric"] == "flip_rate" and m["template"] is None)
     return gates.evaluate(gate, metrics)["verdict"], flips
 

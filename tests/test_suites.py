@@ -192,5 +192,5 @@ def test_generate_writes_cases_without_a_model(tmp_path, capsys):
     out = tmp_path / "cases.parquet"
     assert audit_main(["generate", "--suite", "identity", "--out", str(out)]) == 0
     cases = pd.read_parquet(out)
-    assert len(cases) == 1170 and "religion" in cases.columns
-    assert "1170 cases" in capsys.readouterr().out
+    assert len(cases) == 3354 and "religion" in cases.columns  # identity v2: 86 families x 39 terms
+    assert "3354 cases" in capsys.readouterr().out
