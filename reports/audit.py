@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audit import matching
 from reports.files import write_bytes, write_text
 from reports.render import render
 
-GATED_FIRST = ("mean_shift", "group_flip_rate", "dp_difference", "flip_rate", "eo_difference", "accuracy_difference")
+DISPARITIES = ("mean_shift", "label_shift", "flip_rate_difference", "dp_difference", "eo_difference",
+               "accuracy_difference")
 
 
 def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
@@ -28,9 +30,14 @@ def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
 
 # ------------------------------------------------------------------ what the pages show
 def top_disparities(metrics: list[dict], limit: int = 15) -> list[dict]:
-    """The largest effects first: probability shifts by size, then flip and parity gaps by size."""
-    rows = [m for m in metrics if m["metric"] in GATED_FIRST and m.get("value") is not None and m.get("template") is None]
-    return sorted(rows, key=lambda m: -abs(m["value"]))[:limit]
+    """The best-supported disparities first: by adjusted p-value (a scale-free measure of evidence, so shifts,
+    label rates and parity gaps can share one list), then by size. Mirror images of a two-group contrast
+    ("male -0.06" next to "female +0.06") are shown once, from the harmed group's side."""
+    rows = [m for m in metrics if m["metric"] in DISPARITIES and m.get("value") is not None
+            and m.get("template") is None and m.get("p_adjusted") is not None
+            and (m.get("details") or {}).get("harm", 1) >= 0]
+    return sorted(rows, key=lambda m: (m.get("p_adjusted") if m.get("p_adjusted") is not None else 1.0,
+                                       -abs(m["value"])))[:limit]
 
 
 def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:
@@ -43,30 +50,35 @@ def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:
     return [(text[:at], False), (text[at:at + len(term)], True), (text[at + len(term):], False)]
 
 
-def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute: str, limit: int = 5) -> list[dict]:
-    sub = cases[(cases["suite"] == suite) & cases[attribute].notna()]
-    if sub.empty:
+def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute: str, attributes: list[str],
+                   limit: int = 5) -> list[dict]:
+    """The matched comparisons (one stratum of a family: members that differ in ``attribute`` alone) whose
+    labels flip or whose probabilities spread the most."""
+    sub = cases[cases["suite"] == suite]
+    m = matching.match(sub, attribute, attributes) if attribute in sub else None
+    if m is None:
         return []
+    sub = sub.iloc[m.rows]
     probs = sub[[f"p_{l}" for l in labels]].to_numpy()
+    order = np.argsort(m.stratum, kind="stable")
+    bounds = np.flatnonzero(np.diff(np.r_[-1, m.stratum[order], m.shape[1]]))
     scored = []
-    for fam, idx in sub.groupby("family", sort=False).indices.items():
-        if sub[attribute].iloc[idx].nunique() < 2:
-            continue
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = order[a:b]
         p = probs[idx]
         spread = float((p.max(axis=0) - p.min(axis=0)).max())
-        flips = sub["pred"].iloc[idx].nunique() > 1
-        scored.append((flips, spread, fam, idx))
+        scored.append((sub["pred"].iloc[idx].nunique() > 1, spread, idx))
     scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
     out = []
-    for flips, spread, fam, idx in scored[:limit]:
+    for flips, spread, idx in scored[:limit]:
         rows = sub.iloc[idx]
         cls = int(np.argmax(probs[idx].max(axis=0) - probs[idx].min(axis=0)))
         members = [{"pieces": split_term(r["text"], r["term"]), "group": r[attribute], "pred": r["pred"],
                     "p": float(r[f"p_{labels[cls]}"])} for _, r in rows.iterrows()]
-        members.sort(key=lambda m: -m["p"])
+        members.sort(key=lambda x: -x["p"])
         shown = members if len(members) <= 12 else members[:6] + members[-6:]  # both ends of the spread
-        out.append({"family": fam, "template": rows["template"].iloc[0], "flips": flips, "spread": spread,
-                    "cls": labels[cls], "members": shown, "more": len(members) - len(shown)})
+        out.append({"family": rows["family"].iloc[0], "template": rows["template"].iloc[0], "flips": flips,
+                    "spread": spread, "cls": labels[cls], "members": shown, "more": len(members) - len(shown)})
     return out
 
 
@@ -83,6 +95,8 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
         focus = max(dp, key=lambda m: m["value"] or 0)["class"] if dp else labels[0]
         bars = lambda name: [(m["group"], m["value"], *(m["ci"] or (None, None))) for m in pick(name, **{"class": focus})]
         heat = pick("group_flip_rate")
+        contrasts = [x for x in ms if x["metric"] in ("mean_shift", "label_shift", "flip_rate_difference")
+                     and (x.get("details") or {}).get("harm", 1) >= 0]
         templates = sorted({m["template"] for m in heat if m["template"]})
         groups = sorted({m["group"] for m in heat})
         grid = {(m["template"], m["group"]): m["value"] for m in heat if m["template"]}
@@ -93,11 +107,11 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
             "sel_bars": bars("selection_rate"), "prob_bars": bars("mean_prob"),
             "heat": {"rows": templates, "cols": groups,
                      "values": [[grid.get((t, g)) for g in groups] for t in templates]},
-            "shifts": sorted(pick("mean_shift"), key=lambda m: -abs(m["value"] or 0)),
+            "shifts": sorted(contrasts, key=lambda m: (m.get("p_adjusted") or 1.0, -abs(m["value"] or 0))),
             "parity": pick("dp_difference"), "eo": pick("eo_difference"),
             "accuracy": pick("accuracy"),
             "auc": [m for m in ms if m["kind"] == "auc"],
-            "families": worst_families(cases, labels, suite, attribute),
+            "families": worst_families(cases, labels, suite, attribute, results.get("attributes", [attribute])),
         })
     return out
 

@@ -147,7 +147,7 @@ def test_default_gate_passes_a_fair_model_and_fails_a_biased_one(sim_models, tmp
     assert audit_main(base + ["--model", f"{sim_models}:biased", "--out", str(tmp_path / "biased")]) == 1
     biased = json.loads((tmp_path / "biased" / "results.json").read_text())
     shift = next(r for r in biased["gate"]["rules"] if r["metric"] == "mean_shift")
-    flips = next(r for r in biased["gate"]["rules"] if r["metric"] == "group_flip_rate")
+    flips = next(r for r in biased["gate"]["rules"] if r["metric"] == "label_shift")
     assert shift["verdict"] == "fail" and flips["verdict"] == "pass"  # p(happy) moved, no label flipped
     # the release comparison and --baseline catch the regression from the fair release to the biased one
     assert audit_main(["compare", str(tmp_path / "fair"), str(tmp_path / "biased")]) == 1

@@ -135,3 +135,17 @@ def test_correction_covers_only_the_gated_tests():
     result = gates.evaluate(g, gated + other)
     assert result["tests_corrected"] == 2 and gated[0]["p_adjusted"] == pytest.approx(0.02)
     assert result["verdict"] == "fail"
+
+
+def test_a_rule_selecting_nothing_stops_the_run_before_scoring(tmp_path, capsys):
+    from audit.__main__ import main as audit_main
+
+    (tmp_path / "model.py").write_text("import numpy as np\n"
+                                       "def predict(texts):\n    raise AssertionError('scored')\n"
+                                       "predict.labels = ['pos', 'neg']\n")
+    (tmp_path / "gate.yaml").write_text("rules: [{name: r, metric: mean_shift, suite: identty, max_abs: 0.03}]\n")
+    code = audit_main(["run", "--model", f"{tmp_path / 'model.py'}:predict", "--suite", "identity", "--gate",
+                       str(tmp_path / "gate.yaml"), "--out", str(tmp_path / "out"), "--cache-dir", "", "-q"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "rules.0.suite: 'identty' matches no suite" in err[0]
+    assert not (tmp_path / "out").exists()
