@@ -264,11 +264,8 @@ class _Slices:
     def frame(self, metrics: dict, y_true, y_pred, params: dict | None = None) -> MetricFrame:
         boot = {"n_boot": self.n_boot, "ci_quantiles": [self.alpha / 2, 1 - self.alpha / 2],
                 "random_state": self.seed} if self.n_boot else {}
-        mf = MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=self.sensitive,
-                         sample_params=params, **boot)
-        if isinstance(mf.by_group.index, pd.MultiIndex):  # intersection: ("female", "Asian") -> "female×Asian"
-            mf._by_group_names = [INTERSECTION.join(map(str, t)) for t in mf.by_group.index]
-        return mf
+        return MetricFrame(metrics=metrics, y_true=y_true, y_pred=y_pred, sensitive_features=self.sensitive,
+                           sample_params=params, **boot)
 
     def table(self, mask: np.ndarray, weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(families, groups) sums of ``weight`` (default 1) and counts over the rows in ``mask``."""
@@ -278,14 +275,18 @@ class _Slices:
         w = np.ones(mask.sum()) if weight is None else weight[mask]
         return np.bincount(key, w, f * g).reshape(f, g), np.bincount(key, minlength=f * g).reshape(f, g).astype(float)
 
+    @staticmethod
+    def group_names(mf: MetricFrame) -> list[str]:
+        """Row names of ``by_group``; an intersection's ("female", "Asian") becomes "female×Asian"."""
+        return [INTERSECTION.join(map(str, i)) if isinstance(i, tuple) else str(i) for i in mf.by_group.index]
+
     def by_group(self, mf: MetricFrame, name: str) -> dict[str, float]:
-        names = getattr(mf, "_by_group_names", [str(i) for i in mf.by_group.index])
-        return dict(zip(names, mf.by_group[name].to_numpy(dtype=float)))
+        return dict(zip(self.group_names(mf), mf.by_group[name].to_numpy(dtype=float)))
 
     def boot_ci(self, mf: MetricFrame, name: str) -> dict[str, tuple[float, float]]:
         lo, hi = mf.by_group_ci
-        names = getattr(mf, "_by_group_names", [str(i) for i in mf.by_group.index])
-        return {g: (float(a), float(b)) for g, a, b in zip(names, lo[name].to_numpy(), hi[name].to_numpy())}
+        return {g: (float(a), float(b)) for g, a, b in zip(self.group_names(mf), lo[name].to_numpy(),
+                                                             hi[name].to_numpy())}
 
     def gap_metrics(self, metric: str, suite: str, attribute: str, hits: np.ndarray, totals: np.ndarray,
                     value: float, cls: str | None, ratio_value: float | None = None) -> list[Metric]:
