@@ -29,15 +29,31 @@ def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
 
 
 # ------------------------------------------------------------------ what the pages show
-def top_disparities(metrics: list[dict], limit: int = 15) -> list[dict]:
-    """The best-supported disparities first: by adjusted p-value (a scale-free measure of evidence, so shifts,
-    label rates and parity gaps can share one list), then by size. Mirror images of a two-group contrast
-    ("male -0.06" next to "female +0.06") are shown once, from the harmed group's side."""
+def top_disparities(metrics: list[dict], limit: int = 15, gate: dict | None = None) -> list[dict]:
+    """The disparities that matter most first: those a gate rule fails, then the inconclusive ones, each by how
+    far its interval lies beyond the rule's bound (so shifts, label rates and parity gaps are ranked on their
+    own bounds, never against each other by raw value), then the rest by adjusted p. Mirror images of a
+    two-group contrast ("male -0.06" next to "female +0.06") are shown once, from the harmed group's side."""
+    verdicts, bounds = {}, {}
+    for rule in (gate or {}).get("rules", []):
+        if rule.get("baseline"):
+            continue
+        bounds.setdefault(rule["metric"], rule["bound"])
+        for row in rule.get("not_passing", []):
+            verdicts.setdefault(row["id"], row.get("verdict"))
+
+    def key(m: dict) -> tuple:
+        kind, bound = next(iter(bounds.get(m["metric"], {"max_abs": float("inf")}).items()))
+        lo, hi = m["ci"] if m.get("ci") and m["ci"][0] is not None else (m["value"], m["value"])
+        near = {"max_abs": 0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), "max": lo, "min": -hi}[kind]
+        excess = near - (-bound if kind == "min" else bound)
+        rank = {"fail": 0, "inconclusive": 1}.get(verdicts.get(m["id"]), 2)
+        return rank, -excess if rank < 2 else 0.0, m.get("p_adjusted", 1.0), -abs(m["value"])
+
     rows = [m for m in metrics if m["metric"] in DISPARITIES and m.get("value") is not None
             and m.get("template") is None and m.get("p_adjusted") is not None
             and (m.get("details") or {}).get("harm", 1) >= 0]
-    return sorted(rows, key=lambda m: (m.get("p_adjusted") if m.get("p_adjusted") is not None else 1.0,
-                                       -abs(m["value"])))[:limit]
+    return sorted(rows, key=key)[:limit]
 
 
 def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:
@@ -117,12 +133,12 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
 
 
 def render_html(results: dict, cases: pd.DataFrame) -> str:
-    return render("audit.html.j2", r=results, top=top_disparities(results["metrics"]),
+    return render("audit.html.j2", r=results, top=top_disparities(results["metrics"], gate=results.get("gate")),
                   sections=sections(results, cases))
 
 
 def render_markdown(results: dict) -> str:
-    return render("summary.md.j2", r=results, top=top_disparities(results["metrics"], 10))
+    return render("summary.md.j2", r=results, top=top_disparities(results["metrics"], 10, results.get("gate")))
 
 
 def render_junit(results: dict) -> bytes:

@@ -245,7 +245,7 @@ def test_bundled_minilm_end_to_end(tmp_path):
                        "--cache-dir", "", "-q"])
     assert code in (0, 1)
     results = json.loads((out / "results.json").read_text())
-    assert results["run"]["cases"] == 1170 and results["model"]["parameters"] > 20_000_000
+    assert results["run"]["cases"] == 3354 and results["model"]["parameters"] > 20_000_000
 
 
 def test_benchmarks_print_their_figures(tiny_classifier, tiny_base, small_csv, data_dir, capsys):
