@@ -34,7 +34,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from audit import stats
-from audit.metrics import REGISTRY
+from audit.records import REGISTRY
 from finetune.errors import InputError
 
 DEFAULT_GATE = Path(__file__).with_name("default_gate.yaml")

@@ -61,7 +61,7 @@ class Term(Strict):
 class ProtectedGroup(Strict):
     attributes: dict[str, str] = Field(min_length=1)
     forms: dict[str, str] = {}
-    # Matching (audit/metrics.py compares only like with like): the kind of words the terms are ("name",
+    # Matching (audit/matching.py compares only like with like): the kind of words the terms are ("name",
     # "noun phrase", "pronoun" ...), and, with ``paired``, the i-th term's counterpart is the i-th term of every
     # other paired group of the same surface (she/he, my mother/my father).
     surface: str | None = None

@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from audit import matching
+from audit.records import CONTRASTS
 from reports.files import write_bytes, write_text
 from reports.render import render
 
-DISPARITIES = ("mean_shift", "label_shift", "flip_rate_difference", "dp_difference", "eo_difference",
-               "accuracy_difference")
+DISPARITIES = CONTRASTS + ("dp_difference", "eo_difference", "accuracy_difference")
 
 
 def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
@@ -111,7 +111,7 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
         focus = max(dp, key=lambda m: m["value"] or 0)["class"] if dp else labels[0]
         bars = lambda name: [(m["group"], m["value"], *(m["ci"] or (None, None))) for m in pick(name, **{"class": focus})]
         heat = pick("group_flip_rate")
-        contrasts = [x for x in ms if x["metric"] in ("mean_shift", "label_shift", "flip_rate_difference")
+        contrasts = [x for x in ms if x["metric"] in CONTRASTS
                      and (x.get("details") or {}).get("harm", 1) >= 0]
         templates = sorted({m["template"] for m in heat if m["template"]})
         groups = sorted({m["group"] for m in heat})
