@@ -36,7 +36,7 @@ def top_disparities(metrics: list[dict], limit: int = 15, gate: dict | None = No
     two-group contrast ("male -0.06" next to "female +0.06") are shown once, from the harmed group's side."""
     verdicts, bounds = {}, {}
     for rule in (gate or {}).get("rules", []):
-        if rule.get("baseline"):
+        if rule.get("baseline") or "metric" not in rule:
             continue
         bounds.setdefault(rule["metric"], rule["bound"])
         for row in rule.get("not_passing", []):
