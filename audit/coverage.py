@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 
 import numpy as np
 
@@ -26,18 +28,29 @@ GAPS = {"dp_difference": "selection_rate", "dp_ratio": "selection_rate"}
 PLANTED = [Effect({"gender": "female"}, "sad", shift=0.04), Effect({"gender×race": "male×Asian"}, "angry", flip=0.1)]
 
 
-def study(runs: int = 200, suite: str = "names", seed: int = 0, effects: list[Effect] | None = None,
-          slices: bool = True) -> dict[str, dict]:
-    """Coverage per metric: ``{metric: {"coverage": share, "intervals": count}}``."""
+def _one_run(r: int, suite: str, seed: int, effects: list[Effect], slices: bool) -> list[tuple]:
     suites = select_suites([suite])
     cases, attributes = build_cases(suites), attributes_of(suites)
-    model = SimulatedModel(PLANTED if effects is None else effects)
+    scored = SimulatedModel(effects).score(cases, seed + r)
+    return [(m.id, m.value, m.ci[0], m.ci[1]) for m in all_metrics(scored, LABELS, attributes, seed=seed + r,
+                                                                    slices=slices)
+            if m.template is None and m.value is not None and m.ci and m.ci[0] is not None
+            and (m.metric in MEANS or m.metric in GAPS)]
+
+
+def study(runs: int = 200, suite: str = "names", seed: int = 0, effects: list[Effect] | None = None,
+          slices: bool = True, jobs: int = 1) -> dict[str, dict]:
+    """Coverage per metric: ``{metric: {"coverage": share, "intervals": count}}``."""
+    work = partial(_one_run, suite=suite, seed=seed, effects=PLANTED if effects is None else effects, slices=slices)
+    if jobs > 1:
+        with ProcessPoolExecutor(jobs) as pool:
+            results = list(pool.map(work, range(runs)))
+    else:
+        results = [work(r) for r in range(runs)]
     seen: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-    for r in range(runs):
-        for m in all_metrics(model.score(cases, seed + r), LABELS, attributes, seed=seed + r, slices=slices):
-            if m.template is None and m.value is not None and m.ci and m.ci[0] is not None and \
-                    (m.metric in MEANS or m.metric in GAPS):
-                seen[m.id].append((m.value, m.ci[0], m.ci[1]))
+    for rows in results:
+        for key, value, lo, hi in rows:
+            seen[key].append((value, lo, hi))
     truth = {key: float(np.mean([v for v, _, _ in obs])) for key, obs in seen.items() if key.split("/")[0] in MEANS}
     for key in [k for k in seen if k.split("/")[0] in GAPS]:
         metric, suite_, attribute, cls = key.split("/")
@@ -58,9 +71,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", type=int, default=200)
     parser.add_argument("--suite", default="names")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="worker processes")
     args = parser.parse_args(argv)
     start = time.perf_counter()
-    result = study(args.runs, args.suite, args.seed)
+    result = study(args.runs, args.suite, args.seed, jobs=args.jobs)
     print(f"coverage of 95% intervals over {args.runs} simulated audits of suite {args.suite!r} "
           f"({time.perf_counter() - start:.0f} s); planted: " + "; ".join(
               f"{e.where} {e.cls} shift {e.shift} flip {e.flip}" for e in PLANTED))
