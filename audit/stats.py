@@ -8,15 +8,21 @@ import warnings
 import numpy as np
 from scipy import stats
 from statsmodels.stats.multitest import multipletests
-from statsmodels.stats.proportion import proportion_confint
 
 
 def wilson(successes: int, n: int, alpha: float = 0.05) -> tuple[float | None, float | None]:
     """Wilson score interval for a proportion (Wilson 1927); well-behaved at 0 and 1, unlike the Wald interval."""
     if n == 0:
         return None, None
-    lo, hi = proportion_confint(successes, n, alpha=alpha, method="wilson")
-    return float(lo), float(hi)
+    return _wilson(successes / n, n, alpha)
+
+
+def _wilson(r: float, n: float, alpha: float) -> tuple[float, float]:
+    """The Wilson interval of a proportion r observed on n (possibly effective, non-integer) observations."""
+    z = z_quantile(1 - alpha / 2)
+    centre, half = r + z * z / (2 * n), z * math.sqrt(r * (1 - r) / n + z * z / (4 * n * n))
+    lo, hi = (centre - half) / (1 + z * z / n), (centre + half) / (1 + z * z / n)
+    return float(max(0.0, min(lo, r))), float(min(1.0, max(hi, r)))
 
 
 @functools.lru_cache(maxsize=4096)
@@ -88,15 +94,6 @@ def paired_tests_columns(diffs: np.ndarray) -> tuple[list, list]:
     return p_t, p_w
 
 
-def chi2_independence(table: np.ndarray) -> float | None:
-    """p-value of the chi-square test that group and outcome are independent (rows: groups)."""
-    table = np.asarray(table, dtype=float)
-    table = table[table.sum(axis=1) > 0][:, table.sum(axis=0) > 0]
-    if table.shape[0] < 2 or table.shape[1] < 2:
-        return 1.0
-    return float(stats.chi2_contingency(table, correction=False).pvalue)
-
-
 def auc(positive: np.ndarray, score: np.ndarray) -> float:
     """ROC AUC as the Mann-Whitney statistic: P(score of a positive > score of a negative), ties counted half."""
     ranks = stats.rankdata(score)
@@ -154,10 +151,7 @@ def cluster_wilson(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05) ->
         n_eff = n / deff
     else:
         n_eff = min(n, clusters)
-    z = z_quantile(1 - alpha / 2)  # Wilson (1927), the formula of statsmodels' proportion_confint
-    centre, half = r + z * z / (2 * n_eff), z * math.sqrt(r * (1 - r) / n_eff + z * z / (4 * n_eff * n_eff))
-    lo, hi = (centre - half) / (1 + z * z / n_eff), (centre + half) / (1 + z * z / n_eff)
-    return float(max(0.0, min(lo, r))), float(min(1.0, max(hi, r)))
+    return _wilson(r, n_eff, alpha)
 
 
 def cluster_mean(sums: np.ndarray, counts: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None]:

@@ -80,7 +80,8 @@ def test_statistics_helpers():
     assert t > 0.5 and w > 0.5
     assert stats.adjust([0.01, 0.04, 0.03], "holm") == pytest.approx([0.03, 0.06, 0.06])
     assert stats.adjust([0.01, 0.04, 0.03], "bh") == pytest.approx([0.03, 0.04, 0.04])
-    assert stats.chi2_independence(np.array([[50, 50], [50, 50]])) == pytest.approx(1.0)
+    assert stats.wilson(7, 20) == pytest.approx((0.1812, 0.5671), abs=1e-4)  # = statsmodels proportion_confint
+    assert stats.equal_rates_test(np.array([0.5, 0.5]), np.eye(2) * 0.01, 30) == pytest.approx(1.0)
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(0)
