@@ -28,13 +28,16 @@ def group_metrics(frame: pd.DataFrame, labels: list[str], suite: str, attribute:
     index = {l: i for i, l in enumerate(labels)}
     sensitive = sub[matching.components(attribute)] if INTERSECTION in attribute else pd.Series(groups, name="group")
     fam = pd.factorize(sub["family"])[0]
-    ctx = _Slices(fam, groups, sensitive, alpha, n_boot, seed)
+    strata = np.zeros(fam.max() + 1, dtype=int)  # the suite's fixed design cell: template x expected label
+    strata[fam] = sub.groupby([c for c in ("template_id", "expected_label") if c in sub], dropna=False,
+                              sort=False).ngroup().to_numpy()
+    ctx = _Slices(fam, strata, groups, sensitive, alpha, n_boot, seed)
     y_pred = sub["pred"].map(index).to_numpy()
     y_true = sub["y_true"].map(index).to_numpy() if "y_true" in sub else np.full(len(sub), np.nan)
     has_truth = ~pd.isna(y_true)
     out = _selection_metrics(ctx, suite, attribute, labels, y_pred, prob_matrix(sub, labels))
     if has_truth.sum() and len(set(groups[has_truth])) >= 2:
-        lab = _Slices(fam[has_truth], groups[has_truth], sensitive[has_truth], alpha, n_boot, seed)
+        lab = _Slices(fam[has_truth], strata, groups[has_truth], sensitive[has_truth], alpha, n_boot, seed)
         out += _labelled_metrics(lab, suite, attribute, labels, y_true[has_truth].astype(int), y_pred[has_truth],
                                  prob_matrix(sub, labels)[has_truth])
     return out
@@ -43,6 +46,7 @@ def group_metrics(frame: pd.DataFrame, labels: list[str], suite: str, attribute:
 @dataclass
 class _Slices:
     family: np.ndarray
+    strata: np.ndarray  # per family code
     groups: np.ndarray
     sensitive: pd.Series | pd.DataFrame
     alpha: float
@@ -82,7 +86,7 @@ class _Slices:
 
     def gap_metrics(self, metric: str, suite: str, attribute: str, hits: np.ndarray, totals: np.ndarray,
                     value: float, cls: str | None, ratio_value: float | None = None) -> list[Metric]:
-        gap = stats.rate_gap(hits, totals, self.alpha)
+        gap = stats.rate_gap(hits, totals, self.alpha, self.strata[:len(hits)])
         if not gap:
             return []
         present = [g for g, t in zip(self.names, totals.sum(axis=0)) if t > 0]
@@ -115,8 +119,9 @@ def _selection_metrics(ctx: _Slices, suite, attribute, labels, y_pred, probs) ->
         sel_v, prob_v = ctx.by_group(mf, sel), ctx.by_group(mf, prob)
         boot = (ctx.boot_ci(mf, sel), ctx.boot_ci(mf, prob)) if ctx.n_boot else None
         for i, g in enumerate(ctx.names):
-            ci_sel = boot[0][g] if boot else stats.cluster_wilson(hits[:, i], totals[:, i], ctx.alpha)
-            ci_prob = boot[1][g] if boot else stats.cluster_mean(psum[:, i], totals[:, i], ctx.alpha)
+            strata = ctx.strata[:len(hits)]
+            ci_sel = boot[0][g] if boot else stats.cluster_wilson(hits[:, i], totals[:, i], ctx.alpha, strata)
+            ci_prob = boot[1][g] if boot else stats.cluster_mean(psum[:, i], totals[:, i], ctx.alpha, strata)
             n = int(totals[:, i].sum())
             out.append(Metric("selection_rate", "group", suite, attribute, sel_v[g], n, clip_interval(ci_sel, sel_v[g]),
                               group=g, cls=label, test="bootstrap" if boot else "wilson (design effect)", n_min=n))
@@ -142,7 +147,7 @@ def _labelled_metrics(ctx: _Slices, suite, attribute, labels, y_true, y_pred, pr
     acc = ctx.by_group(mf, "accuracy")
     boot = ctx.boot_ci(mf, "accuracy") if ctx.n_boot else None
     for i, g in enumerate(ctx.names):
-        ci = boot[g] if boot else stats.cluster_wilson(correct[:, i], sizes[:, i], ctx.alpha)
+        ci = boot[g] if boot else stats.cluster_wilson(correct[:, i], sizes[:, i], ctx.alpha, ctx.strata[:len(sizes)])
         out.append(Metric("accuracy", "group", suite, attribute, acc[g], int(sizes[:, i].sum()), clip_interval(ci, acc[g]),
                           group=g, test="wilson (design effect)", n_min=int(sizes[:, i].sum())))
         for c in present:
@@ -150,7 +155,8 @@ def _labelled_metrics(ctx: _Slices, suite, attribute, labels, y_true, y_pred, pr
             if n_c[:, i].sum():
                 rec = ctx.by_group(mf, f"tpr:{labels[c]}")[g]
                 out.append(Metric("recall", "group", suite, attribute, rec, int(n_c[:, i].sum()),
-                                  clip_interval(stats.cluster_wilson(hit[:, i], n_c[:, i], ctx.alpha), rec), group=g,
+                                  clip_interval(stats.cluster_wilson(hit[:, i], n_c[:, i], ctx.alpha,
+                                                                     ctx.strata[:len(hit)]), rec), group=g,
                                   cls=labels[c], test="wilson (design effect)", n_min=int(n_c[:, i].sum())))
     out += ctx.gap_metrics("accuracy_difference", suite, attribute, correct, sizes, float(diff["accuracy"]), None)
     for c in present:

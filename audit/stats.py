@@ -119,53 +119,64 @@ def adjust(p_values: list[float], method: str = "holm") -> list[float]:
 
 
 # ------------------------------------------------------------------ clustered rates (families are the clusters)
-def _robust_var(hits: np.ndarray, totals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rates r_g = sum_f y_fg / sum_f n_fg and their cluster-robust covariance (ratio estimator, CR1).
+def _robust_var(hits: np.ndarray, totals: np.ndarray, strata: np.ndarray | None = None,
+                small_sample: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Rates r_g = sum_f y_fg / sum_f n_fg and their cluster-robust covariance (ratio estimator).
 
-    ``hits``/``totals``: (families, groups). z_fg = (y_fg - r_g n_fg) / N_g; V = F/(F-1) sum_f z_f z_f^T
-    (Liang & Zeger 1986). Members of one family are correlated (same frame and fill words): treating them as
-    independent makes marginal rates look too precise and paired contrasts too noisy; V gets both right.
+    ``hits``/``totals``: (families, groups). z_fg = (y_fg - r_g n_fg) / N_g; V = sum_s F_s/(F_s-1) sum_{f in s}
+    (z_f - zbar_s)(z_f - zbar_s)^T (Liang & Zeger 1986, stratified; CR1 factor with ``small_sample``).
+    Members of one family are correlated (same frame and fill words): treating them as independent makes
+    marginal rates look too precise and paired contrasts too noisy; V gets both right. ``strata`` (one code per
+    family, e.g. its template) are the fixed design of a suite: differences between templates are not sampling
+    noise; strata of a single family are pooled.
     """
     n = totals.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         r = np.where(n > 0, hits.sum(axis=0) / n, np.nan)
         z = np.where(n > 0, (hits - np.nan_to_num(r) * totals) / np.where(n > 0, n, 1), 0.0)
-    f = int((totals.sum(axis=1) > 0).sum())
-    return r, z.T @ z * (f / (f - 1) if f > 1 else 1.0)
+    used = totals.sum(axis=1) > 0
+    z, codes = z[used], (np.zeros(int(used.sum()), dtype=int) if strata is None else np.asarray(strata)[used])
+    sizes = np.bincount(codes)
+    codes = np.where(sizes[codes] > 1, codes, len(sizes))  # single-family strata pooled into one
+    sizes = np.bincount(codes)
+    means = np.stack([np.bincount(codes, z[:, j], len(sizes)) for j in range(z.shape[1])], axis=1) / \
+        np.maximum(sizes, 1)[:, None]
+    z = z - means[codes] if strata is not None else z
+    if small_sample:
+        z = z * np.sqrt(np.where(sizes[codes] > 1, sizes[codes] / np.maximum(sizes[codes] - 1, 1), 1.0))[:, None]
+    return r, z.T @ z
 
 
-def cluster_wilson(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None]:
+def cluster_wilson(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05,
+                   strata: np.ndarray | None = None) -> tuple[float | None, float | None]:
     """Wilson interval of sum(hits)/sum(totals) at the effective sample size n / deff (Kish design effect).
 
-    deff = cluster-robust variance / binomial variance, at least 1; with no spread to measure it (a rate of 0
-    or 1) each family counts as one observation. Independent rows (one per family) give plain Wilson.
+    deff = cluster-robust variance / binomial variance; with no spread to measure it each family counts as one
+    observation. Independent rows (one per family, no strata) give plain Wilson.
     """
     hits, totals = np.asarray(hits, float), np.asarray(totals, float)
     n, k = totals.sum(), hits.sum()
     if n == 0:
         return None, None
     r = k / n
-    clusters = int((totals > 0).sum())
-    if 0 < r < 1:
-        deff = max(1.0, float(((hits - r * totals) ** 2).sum()) / (n * r * (1 - r)))
-        n_eff = n / deff
-    else:
-        n_eff = min(n, clusters)
-    return _wilson(r, n_eff, alpha)
+    var = float(_robust_var(hits[:, None], totals[:, None], strata, small_sample=strata is not None)[1][0, 0])
+    n_eff = n * r * (1 - r) / (n * var) if 0 < r < 1 and var > 0 else min(n, int((totals > 0).sum()))
+    return _wilson(r, min(n_eff, n) if strata is None else n_eff, alpha)
 
 
-def cluster_mean(sums: np.ndarray, counts: np.ndarray, alpha: float = 0.05) -> tuple[float | None, float | None]:
+def cluster_mean(sums: np.ndarray, counts: np.ndarray, alpha: float = 0.05,
+                 strata: np.ndarray | None = None) -> tuple[float | None, float | None]:
     """t interval (F - 1 df) of sum(sums)/sum(counts) with the cluster-robust variance of a ratio estimator."""
     sums, counts = np.asarray(sums, float)[:, None], np.asarray(counts, float)[:, None]
     f = int((counts > 0).sum())
     if f < 2:
         return None, None
-    r, v = _robust_var(sums, counts)
+    r, v = _robust_var(sums, counts, strata)
     half = t_quantile(1 - alpha / 2, f - 1) * math.sqrt(max(float(v[0, 0]), 0.0))
     return float(r[0] - half), float(r[0] + half)
 
 
-def rate_gap(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05) -> dict:
+def rate_gap(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05, strata: np.ndarray | None = None) -> dict:
     """Between-groups gap of rates (max - min and min / max) with valid intervals and a cluster-aware test.
 
     ``hits``/``totals``: (families, groups). Each ordered pair (i, j) gets Newcombe's (1998) hybrid score
@@ -180,10 +191,10 @@ def rate_gap(hits: np.ndarray, totals: np.ndarray, alpha: float = 0.05) -> dict:
     g = hits.shape[1]
     if g < 2:
         return {}
-    r, v = _robust_var(hits, totals)
+    r, v = _robust_var(hits, totals, strata)
     m = g * (g - 1) / 2
-    wil = np.array([cluster_wilson(hits[:, i], totals[:, i], alpha / m) for i in range(g)])
-    sim = np.array([cluster_wilson(hits[:, i], totals[:, i], alpha / g) for i in range(g)])
+    wil = np.array([cluster_wilson(hits[:, i], totals[:, i], alpha / m, strata) for i in range(g)])
+    sim = np.array([cluster_wilson(hits[:, i], totals[:, i], alpha / g, strata) for i in range(g)])
     sd = np.sqrt(np.diag(v))
     lows, highs = [], []
     for i in range(g):
