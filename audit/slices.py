@@ -29,8 +29,9 @@ def group_metrics(frame: pd.DataFrame, labels: list[str], suite: str, attribute:
     sensitive = sub[matching.components(attribute)] if INTERSECTION in attribute else pd.Series(groups, name="group")
     fam = pd.factorize(sub["family"])[0]
     strata = np.zeros(fam.max() + 1, dtype=int)  # the suite's fixed design cell: template x expected label
-    strata[fam] = sub.groupby([c for c in ("template_id", "expected_label") if c in sub], dropna=False,
-                              sort=False).ngroup().to_numpy()
+    design = [c for c in ("template_id", "expected_label") if c in sub]
+    if design:
+        strata[fam] = sub.groupby(design, dropna=False, sort=False).ngroup().to_numpy()
     ctx = _Slices(fam, strata, groups, sensitive, alpha, n_boot, seed)
     y_pred = sub["pred"].map(index).to_numpy()
     y_true = sub["y_true"].map(index).to_numpy() if "y_true" in sub else np.full(len(sub), np.nan)
