@@ -73,8 +73,10 @@ def swap_gender(text: str, to: str) -> str:
             out = "her" if determiner else "hers"
         elif to == "female" and base == "him":
             out = "her"
+        elif base in table:
+            out = table[base]
         else:
-            out = table.get(base, base)
+            return word  # not gendered: untouched ("@NationalGallery" keeps its capitals)
         return match_case(out, word) + suffix
 
     return WORD.sub(repl, text)

@@ -194,6 +194,7 @@ def run_audit(opts: AuditOptions) -> dict:
                        allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code,
                        allow_random_head=opts.allow_random_head)
     check_labels(opts, cases, model.labels, all_suites)
+    gates.check_selectors(gate, gate_source, gates.names_in_run(cases, attributes, model.labels))
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)

@@ -56,6 +56,7 @@ FILTERS = ("a", "cap")
 MAX_FILE_BYTES = 2_000_000  # the shipped suites are ~5 kB
 MAX_TERMS = 2_000  # terms of one protected slot: a family holds one sentence per term
 MAX_CASES = 1_000_000  # sentences one suite expands into
+INTERSECTION = "×"  # "gender×race": the column of an intersectional attribute, values "female×Asian"
 
 
 class Strict(BaseModel):
@@ -74,6 +75,11 @@ class Term(Strict):
 class ProtectedGroup(Strict):
     attributes: dict[str, str] = Field(min_length=1)
     forms: dict[str, str] = {}
+    # Matching (audit/matching.py compares only like with like): the kind of words the terms are ("name",
+    # "noun phrase", "pronoun" ...), and, with ``paired``, the i-th term's counterpart is the i-th term of every
+    # other paired group of the same surface (she/he, my mother/my father).
+    surface: str | None = None
+    paired: bool = False
     terms: list[str | Term] = Field(min_length=1)
 
 
@@ -239,7 +245,11 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
             _fail(path, lines, ("protected", slot, "groups"),
                   f"{len(seen):,} terms; at most {MAX_TERMS:,} per protected slot (every family holds one "
                   f"sentence per term): sample the lexicon or split it over several suites")
+        _check_pairs(path, lines, slot, lex)
         for attr, vals in values.items():
+            if INTERSECTION in attr:
+                _fail(path, lines, ("protected", slot, "groups"), f"attribute {attr!r} contains {INTERSECTION!r}, "
+                                                                  "which names intersections")
             if len(vals) < 2:
                 _fail(path, lines, ("protected", slot, "groups"),
                       f"attribute {attr!r} has a single group {sorted(vals)[0]!r}: nothing to compare it with")
@@ -287,6 +297,18 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
             _fail(path, lines, where + ("label_from",), f"label_from names {tpl.label_from!r}, not a slot of this template")
         if tpl.expect == "direction" and tpl.direction is None:
             _fail(path, lines, where + ("direction",), "expect: direction needs 'direction: {label, sign}'")
+
+
+def _check_pairs(path: Path, lines: dict, slot: str, lex: ProtectedSlot) -> None:
+    """Paired groups of one surface must list the same number of terms (the i-th terms are counterparts)."""
+    sizes: dict[str | None, int] = {}
+    for gi, group in enumerate(lex.groups):
+        if group.paired:
+            size = sizes.setdefault(group.surface, len(group.terms))
+            if size != len(group.terms):
+                _fail(path, lines, ("protected", slot, "groups", gi, "terms"),
+                      f"paired group has {len(group.terms)} terms, another paired group of surface "
+                      f"{group.surface!r} has {size}: the i-th terms must be counterparts")
 
 
 def suite_files(extra_dirs: list[str | Path] | None = None) -> list[Path]:
