@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--group-col", default=None, help="group column of --data: slice the real rows by it")
     r.add_argument("--label-map", default=None, help="map suite labels onto model labels: joy=happy,anger=angry")
     r.add_argument("--labels", default=None, help="class names of a callable model: a,b,c")
-    r.add_argument("--gate", default=None, help="gate rules: default | strict (shipped presets), a YAML file, or a pyproject.toml with [tool.fairaudit.gate]")
+    r.add_argument("--gate", default=None, help="gate rules: default | strict (shipped presets), a YAML file, or a "
+                                                "pyproject.toml with [tool.fairaudit.gate]")
     r.add_argument("--baseline", default=None, help="earlier results folder: fail if a gated disparity got worse")
     r.add_argument("--allow-inconclusive", action="store_true", help="inconclusive rules do not fail the run")
     r.add_argument("--no-fail", action="store_true", help="always exit 0 after writing the outputs (demos)")
