@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR ?= ../shared/data
 DEMO_OUT ?= runs/demo
 
-.PHONY: install demo mitigate test bench clean
+.PHONY: install demo mitigate test bench wheel clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,8 +50,13 @@ test: install
 	$(BIN)/python -m pytest -q
 
 bench: install
+	$(BIN)/python .ci/help_times.py
 	$(BIN)/python -m finetune bench --data smile --data-dir $(DATA_DIR)
 	$(BIN)/python -m audit bench --model $(DEMO_OUT)/model --data-dir $(DATA_DIR)
 
+# the installable package: suites, gate and report templates inside (tests/test_packaging.py installs one)
+wheel: install
+	$(BIN)/pip wheel --no-deps -w dist .
+
 clean:
-	rm -rf $(VENV) runs .fairaudit-cache
+	rm -rf $(VENV) runs .fairaudit-cache build dist

@@ -1,7 +1,8 @@
-"""``python -m audit {run,report,compare,generate,templates,bench}``: see ``--help`` on each command.
+"""``python -m audit {run,report,compare,generate,templates,card,bench}``: see ``--help`` on each command.
 
 Exit codes: 0 every gate rule passes, 1 a rule fails (or is inconclusive without --allow-inconclusive),
-2 usage, configuration or input error.
+2 usage, configuration or input error (one line on stderr, nothing written), 3 a bug in fairaudit
+(please report it; --debug shows the traceback).
 """
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from finetune.errors import InputError
+from finetune.errors import CliParser, InputError, check_number, run_main
 
 F = argparse.ArgumentDefaultsHelpFormatter
+PROG = "python -m audit"  # the `fairaudit` command sets its own name
 
 
 def add_case_options(p: argparse.ArgumentParser, default_suites: list[str] | None) -> None:
@@ -38,8 +40,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from audit.suites import DEFAULT_SUITES
 
-    parser = argparse.ArgumentParser(prog="python -m audit", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = CliParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("run", help="audit a model: results.json, cases.parquet, report.html, summary.md, junit.xml",
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--group-col", default=None, help="group column of --data: slice the real rows by it")
     r.add_argument("--label-map", default=None, help="map suite labels onto model labels: joy=happy,anger=angry")
     r.add_argument("--labels", default=None, help="class names of a callable model: a,b,c")
-    r.add_argument("--gate", default=None, help="gate rules: a YAML file or a pyproject.toml with [tool.fairaudit.gate]")
+    r.add_argument("--gate", default=None, help="gate rules: default | strict (shipped presets), a YAML file, or a "
+                                                "pyproject.toml with [tool.fairaudit.gate]")
     r.add_argument("--baseline", default=None, help="earlier results folder: fail if a gated disparity got worse")
     r.add_argument("--allow-inconclusive", action="store_true", help="inconclusive rules do not fail the run")
     r.add_argument("--no-fail", action="store_true", help="always exit 0 after writing the outputs (demos)")
@@ -63,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-tokens", type=int, default=8192, help="token budget per inference batch")
     r.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
     r.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder / hub")
+    r.add_argument("--allow-random-head", action="store_true", help="audit a model whose classification head is not "
+                                                                  "in its weights (initialised at random)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_engine_options(r)
 
@@ -86,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--n", type=int, default=10, help="preview: how many sample sentences")
     t.add_argument("--seed", type=int, default=0, help="preview: sampling seed")
 
+    k = sub.add_parser("card", help="write the bias evaluation into a model card (README.md of the model folder)",
+                       formatter_class=F)
+    k.add_argument("results", help="audit results folder (results.json)")
+    k.add_argument("--model-dir", required=True, help="model folder whose README.md gets the 'Bias evaluation' section")
+    k.add_argument("--top", type=int, default=5, help="how many of the largest disparities to list")
+
     b = sub.add_parser("bench", help="sentences/s of this engine vs transformers.pipeline on the EEC sentences",
                        formatter_class=F)
     b.add_argument("--model", required=True, help="a Hugging Face classifier folder or id")
@@ -97,12 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
+    return run_main(build_parser(), argv, lambda args: COMMANDS[args.command](args))
 
 
 def cmd_run(args) -> int:
@@ -118,8 +123,8 @@ def cmd_run(args) -> int:
         max_cases=args.max_cases, seed=args.seed, n_boot=args.n_boot, gate=args.gate, baseline=args.baseline,
         allow_inconclusive=args.allow_inconclusive, cache_dir=args.cache_dir or None, device=args.device,
         precision=args.precision, max_tokens=args.max_tokens, allow_pickle=args.allow_pickle,
-        trust_remote_code=args.trust_remote_code, progress=not args.quiet, engine=args.engine,
-        ray_address=args.ray_address, workers=args.workers)
+        trust_remote_code=args.trust_remote_code, allow_random_head=args.allow_random_head, progress=not args.quiet,
+        engine=args.engine, ray_address=args.ray_address, workers=args.workers)
     results = run_audit(opts)
     print_summary(results, Path(args.out))
     return 0 if args.no_fail else exit_code(results["gate"]["verdict"], args.allow_inconclusive)
@@ -130,23 +135,24 @@ def exit_code(verdict: str, allow_inconclusive: bool) -> int:
 
 
 def cmd_report(args) -> int:
-    import pandas as pd
-
-    from audit.run import load_results
+    from audit.run import load_cases, load_results
     from reports.audit import write_reports
+    from reports.files import check_writable
 
     results = load_results(args.results)
-    cases_path = Path(args.results) / "cases.parquet"
-    if not cases_path.is_file():
-        raise InputError(f"{cases_path}: missing (needed for the worst-family examples)")
-    write_reports(Path(args.results), results, pd.read_parquet(cases_path))
+    cases = load_cases(args.results, results["model"]["labels"])
+    check_writable(args.results, "results folder")
+    write_reports(Path(args.results), results, cases)
     print(f"wrote {Path(args.results) / 'report.html'}, summary.md, junit.xml")
     return 0
 
 
 def cmd_compare(args) -> int:
     from audit.compare import compare
+    from reports.files import check_writable
 
+    check_number("--margin", args.margin, 0)
+    check_writable(args.out or args.new, "--out")
     verdict = compare(args.old, args.new, args.out, args.margin)
     return 0 if verdict == "pass" else 1
 
@@ -158,6 +164,12 @@ def cmd_generate(args) -> int:
     from audit.suites import load_suites, select_suites
     import pandas as pd
 
+    from reports.files import check_writable
+
+    check_number("--max-cases", args.max_cases, 0, low_open=True)
+    if Path(args.out).suffix not in (".parquet", ".csv", ".jsonl"):
+        raise InputError(f"--out {args.out}: use .parquet, .csv or .jsonl")
+    check_writable(args.out, "--out", folder=False)
     all_suites = load_suites(args.templates)
     names = args.suites if args.suites is not None else ([] if args.data else DEFAULT_SUITES)
     suites = select_suites(names, available=all_suites)
@@ -195,9 +207,14 @@ def cmd_templates(args) -> int:
     from audit.cases import attributes_of, build_cases
     from audit.suites import load_suite, load_suites
 
+    check_number("--n", args.n, 0, low_open=True)
     if args.action == "validate":
         target = Path(args.target) if args.target else None
+        if target and not target.exists():
+            raise InputError(f"templates validate {target}: no such file or folder")
         files = ([target] if target and target.is_file() else sorted(target.glob("*.y*ml")) if target else None)
+        if files == []:
+            raise InputError(f"templates validate {target}: no .yaml or .yml files there")
         if files is None:
             suites = load_suites(args.templates)
             files = [s.path for s in suites.values()]
@@ -223,15 +240,25 @@ def cmd_templates(args) -> int:
     return 0
 
 
+def cmd_card(args) -> int:
+    from audit.card import write_card
+
+    print(f"wrote the bias evaluation into {write_card(args.results, args.model_dir, args.top)}")
+    return 0
+
+
 def cmd_bench(args) -> int:
     from audit.bench import run_bench
+    from finetune.model import pick_device
 
+    check_number("--limit", args.limit, 0, low_open=True)
+    pick_device(args.device)
     run_bench(args)
     return 0
 
 
 COMMANDS = {"run": cmd_run, "report": cmd_report, "compare": cmd_compare, "generate": cmd_generate,
-            "templates": cmd_templates, "bench": cmd_bench}
+            "templates": cmd_templates, "card": cmd_card, "bench": cmd_bench}
 
 if __name__ == "__main__":
     sys.exit(main())

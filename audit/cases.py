@@ -3,8 +3,11 @@
 Columns: ``case_id``, ``suite``, ``template`` (as displayed), ``template_id``, ``family`` (cases that differ
 only in the protected slot share it), ``text``, ``expectation``, ``expected_label``, ``direction_label``,
 ``direction_sign``, ``source_row`` (perturbations), ``slot`` (the protected slot), ``term`` (its surface
-text in the sentence), one column per fill slot and ``<fill>_label``, and one column per protected attribute
-(``gender``, ``race``, ...) holding the case's group or ``None`` where it does not apply.
+text in the sentence), ``surface`` (the kind of term: name, noun phrase ...) and ``pair`` (its counterpart key,
+see ``paired`` in templates/README.md), one column per fill slot and ``<fill>_label``, and one column per
+protected attribute (``gender``, ``race``, ...) holding the case's group or ``None`` where it does not apply.
+Attributes that co-occur in a suite's groups also get an intersectional column, ``gender×race`` with values
+such as ``female×African-American``.
 """
 from __future__ import annotations
 
@@ -14,10 +17,10 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from audit.suites import PLACEHOLDER, Suite, Template, term_of
+from audit.suites import INTERSECTION, PLACEHOLDER, Suite, Template, term_of
 
 BASE_COLUMNS = ["case_id", "suite", "template", "template_id", "family", "text", "expectation", "expected_label",
-                "direction_label", "direction_sign", "source_row", "slot", "term"]
+                "direction_label", "direction_sign", "source_row", "slot", "term", "surface", "pair"]
 
 
 def article(word: str) -> str:
@@ -56,7 +59,8 @@ def expand_template(suite: Suite, tpl: Template) -> Iterable[dict]:
     protected = next(s for s in slots if s in spec.protected)
     fill_slots = [s for s in slots if s in spec.fills]
     fill_choices = [[(term, group) for group in spec.fills[s].groups for term in group.terms] for s in fill_slots]
-    members = [(term, group) for group in spec.protected[protected].groups for term in group.terms]
+    members = [(term, group, f"{group.surface}:{i}" if group.paired else None)
+               for group in spec.protected[protected].groups for i, term in enumerate(group.terms)]
     prot_col = spec.protected[protected].column or protected
     for f_idx, combo in enumerate(itertools.product(*fill_choices)):
         family = f"{suite.name}:{tpl.id}:{f_idx}"
@@ -64,29 +68,40 @@ def expand_template(suite: Suite, tpl: Template) -> Iterable[dict]:
         expected = tpl.label
         if tpl.label_from:
             expected = fills[tpl.label_from][1].label
-        for m_idx, (term, group) in enumerate(members):
+        for m_idx, (term, group, pair) in enumerate(members):
             text, surface = render(tpl.text, {**fills, protected: (term, group)})
             row = {"case_id": f"{family}:{m_idx}", "suite": suite.name, "template": tpl.display or tpl.text,
                    "template_id": tpl.id, "family": family, "text": text, "expectation": tpl.expect,
                    "expected_label": expected,
                    "direction_label": tpl.direction.label if tpl.direction else None,
                    "direction_sign": tpl.direction.sign if tpl.direction else None,
-                   "source_row": None, "slot": protected, "term": surface[protected], prot_col: surface[protected]}
+                   "source_row": None, "slot": protected, "term": surface[protected], "surface": group.surface,
+                   "pair": pair, prot_col: surface[protected]}
             for s, (fterm, fgroup) in fills.items():
                 col = spec.fills[s].column or s
                 row[col] = fterm
                 row[f"{col}_label"] = fgroup.label
             row.update(group.attributes)
+            row.update(intersections_of(group.attributes))
             yield row
 
 
+def intersections_of(attributes: dict[str, str]) -> dict[str, str]:
+    """``{gender: female, race: Asian}`` -> ``{"gender×race": "female×Asian"}`` (every pair, in file order)."""
+    return {f"{a}{INTERSECTION}{b}": f"{attributes[a]}{INTERSECTION}{attributes[b]}"
+            for a, b in itertools.combinations(attributes, 2)}
+
+
 def attributes_of(suites: list[Suite]) -> list[str]:
+    """Protected attributes of ``suites``, then the intersections of those that co-occur in a group."""
     attrs: dict[str, None] = {}
+    crossed: dict[str, None] = {}
     for s in suites:
         for lex in s.spec.protected.values():
             for g in lex.groups:
                 attrs.update(dict.fromkeys(g.attributes))
-    return list(attrs)
+                crossed.update(dict.fromkeys(intersections_of(g.attributes)))
+    return list(attrs) + list(crossed)
 
 
 def build_cases(suites: list[Suite], max_cases: int | None = None, seed: int = 0) -> pd.DataFrame:

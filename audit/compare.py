@@ -1,4 +1,8 @@
-"""Compare two audits (two model releases): what moved, and which gated disparities regressed."""
+"""Compare two audits (two model releases): what moved, and which gated disparities regressed.
+
+The verdict is PASS only when gated records were measured in both runs and none regressed; runs with nothing
+in common (other suites, attributes or labels) are inconclusive.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,6 +30,15 @@ def diff_metrics(old: dict, new: dict, gate: gates.Gate) -> list[dict]:
     return sorted(rows, key=lambda r: -abs(r["delta"]))
 
 
+def comparable(result: dict, selected: list[dict], old: dict) -> dict:
+    """A regression check without one record measured in both runs proves nothing: inconclusive, never pass."""
+    before = {m["id"] for m in old["metrics"] if m.get("value") is not None}
+    if result["verdict"] == "pass" and not any(m["id"] in before and m.get("value") is not None for m in selected):
+        result = {**result, "verdict": "inconclusive",
+                  "reason": "no record of this rule was measured in both runs (other suites, attributes or labels?)"}
+    return result
+
+
 def compare(old_dir: str, new_dir: str, out: str | None = None, margin: float | None = None) -> str:
     old, new = load_results(old_dir), load_results(new_dir)
     gate, _ = gates.load_gate(new["run"].get("gate_file"))
@@ -33,10 +46,14 @@ def compare(old_dir: str, new_dir: str, out: str | None = None, margin: float | 
         gate.baseline_margin = margin
         for rule in gate.rules:
             rule.baseline_margin = None
-    regressions = [gates.regression(rule, gate, [m for m in new["metrics"] if rule.selects(m)], old["metrics"])
-                   for rule in gate.rules]
-    verdict = "fail" if any(r["verdict"] == "fail" for r in regressions) else "pass"
+    regressions = []
+    for rule in gate.rules:
+        selected = [m for m in new["metrics"] if rule.selects(m)]
+        if selected:  # a rule that selects nothing in the new run is not this comparison's business
+            regressions.append(comparable(gates.regression(rule, gate, selected, old["metrics"]), selected, old))
     rows = diff_metrics(old, new, gate)
+    verdict = ("fail" if any(r["verdict"] == "fail" for r in regressions) else
+               "inconclusive" if not rows or any(r["verdict"] == "inconclusive" for r in regressions) else "pass")
     context = {"old": old, "new": new, "old_dir": old_dir, "new_dir": new_dir, "rows": rows[:200],
                "regressions": regressions, "verdict": verdict,
                "fingerprint_changed": old["model"]["fingerprint"] != new["model"]["fingerprint"]}

@@ -6,15 +6,23 @@ one bound: ``max``, ``min`` or ``max_abs`` (the size of a signed value, e.g. a p
 
 Verdict of one record against a rule:
 
-* ``inconclusive`` when it has no value or fewer than ``min_n`` observations (an empty group is never a pass);
+* ``inconclusive`` when it has no value or its smallest group has fewer than ``min_n`` observations (``n_min``;
+  an empty group is never a pass);
 * ``significant: true`` (only a statistically significant excess fails): **fail** when the estimate is beyond
   the bound *and* the excess is significant: adjusted p-value < alpha for metrics that carry a test, the
-  whole interval beyond the bound for those that do not; otherwise **pass**;
+  whole interval beyond the bound for those that do not; **inconclusive** when it is beyond the bound but not
+  significant; otherwise **pass**;
 * ``significant: false``: **fail** when the estimate is beyond the bound; **inconclusive** when the estimate
   is within it but the interval crosses it (the data cannot vouch for the model); otherwise **pass**.
 
-A rule fails if any selected record fails, is inconclusive if none fails but one is inconclusive or nothing
-was selected, and passes otherwise. The run's verdict is the worst rule verdict.
+The multiplicity correction (Holm or Benjamini-Hochberg) covers exactly the tests that ``significant`` rules
+use. A rule fails if any selected record fails, is inconclusive if none fails but one is inconclusive or
+nothing was selected, and passes otherwise; its *worst case* is the record with the strongest evidence beyond
+the bound (the interval's near end furthest past it). The run's verdict is the worst rule verdict.
+
+Rules are checked twice before any scoring: at load time (known metric, finite bound of the right sign) and,
+by :func:`check_selectors`, against the suites, attributes, groups, classes and templates of the run, so that
+a typo can never switch a rule off.
 """
 from __future__ import annotations
 
@@ -23,12 +31,17 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from audit import stats
+from audit.records import REGISTRY
 from finetune.errors import InputError
 
 DEFAULT_GATE = Path(__file__).with_name("default_gate.yaml")
+PRESETS = {"default": DEFAULT_GATE, "strict": Path(__file__).with_name("strict_gate.yaml")}
 ORDER = {"pass": 0, "inconclusive": 1, "fail": 2}
+SELECTORS = (("suite", "suite"), ("attribute", "attribute"), ("group", "group"), ("cls", "class"),
+             ("template", "template"))
 
 
 class Rule(BaseModel):
@@ -40,16 +53,26 @@ class Rule(BaseModel):
     group: str = "*"
     cls: str = Field("*", alias="class")
     template: str | None = None
-    max: float | None = None
-    min: float | None = None
-    max_abs: float | None = None
+    max: float | None = Field(None, allow_inf_nan=False)
+    min: float | None = Field(None, allow_inf_nan=False)
+    max_abs: float | None = Field(None, ge=0, allow_inf_nan=False)
     significant: bool = False
-    baseline_margin: float | None = None  # overrides the gate's margin for --baseline
+    baseline_margin: float | None = Field(None, ge=0, allow_inf_nan=False)  # overrides the gate's for --baseline
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metric(cls, v: str) -> str:
+        if v not in REGISTRY:
+            raise ValueError(f"unknown metric {v!r} (known: {', '.join(REGISTRY)})")
+        return v
 
     @model_validator(mode="after")
     def _one_bound(self):
         if sum(b is not None for b in (self.max, self.min, self.max_abs)) != 1:
             raise ValueError("give exactly one of max, min, max_abs")
+        kind, bound = self.bound()
+        if REGISTRY[self.metric].scale != "signed" and bound < 0:
+            raise ValueError(f"{kind} {bound} is negative, but {self.metric} is never negative")
         return self
 
     def bound(self) -> tuple[str, float]:
@@ -80,8 +103,9 @@ class Gate(BaseModel):
 
 
 def load_gate(path: str | Path | None = None) -> tuple[Gate, str]:
-    """A gate YAML file, or ``[tool.fairaudit.gate]`` in a pyproject.toml, or the shipped default."""
-    path = Path(path) if path else DEFAULT_GATE
+    """A gate YAML file, ``[tool.fairaudit.gate]`` in a pyproject.toml, or a shipped preset: ``default`` (also
+    when no path is given) or ``strict`` (adds the invariance rule)."""
+    path = PRESETS.get(str(path), Path(path)) if path else DEFAULT_GATE
     if not path.is_file():
         raise InputError(f"--gate {path}: file not found")
     try:
@@ -100,23 +124,58 @@ def load_gate(path: str | Path | None = None) -> tuple[Gate, str]:
         raise InputError(f"{path}: field {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
 
 
-def judge(m: dict, rule: Rule, gate: Gate) -> tuple[str, str]:
-    """Verdict and a one-line reason for one metric record."""
-    value, ci, n = m.get("value"), m.get("ci"), m.get("n") or 0
-    if value is None:
-        return "inconclusive", "no value (empty or degenerate group)"
-    if n < gate.min_n:
-        return "inconclusive", f"n = {n} < min_n = {gate.min_n}"
+def check_selectors(gate: Gate, source: str, names: dict[str, set[str]]) -> None:
+    """Refuse a rule whose suite / attribute / group / class / template selector matches nothing in this run.
+
+    ``names``: the values that exist, keyed by selector (``class``: the model's labels). Called after the cases
+    are built and the model is loaded, before any scoring.
+    """
+    for i, rule in enumerate(gate.rules):
+        for attr, key in SELECTORS:
+            want = getattr(rule, attr)
+            if want in (None, "*") or want in names.get(key, set()):
+                continue
+            known = sorted(names.get(key, set()))
+            shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+            raise InputError(f"{source}: field rules.{i}.{key}: {want!r} matches no {key} of this run "
+                             f"(known: {shown or 'none'}); a rule that selects nothing would never fail")
+
+
+def names_in_run(cases, attributes: list[str], labels: list[str]) -> dict[str, set[str]]:
+    """What a rule may select in this run: suites, attributes, groups (and "g1 vs g2" pairs), classes, templates."""
+    groups: set[str] = set()
+    for a in attributes:
+        values = sorted(str(v) for v in cases[a].dropna().unique())
+        groups |= set(values) | {f"{x} vs {y}" for i, x in enumerate(values) for y in values[i + 1:]}
+    return {"suite": set(cases["suite"].unique()), "attribute": set(attributes), "group": groups,
+            "class": set(labels), "template": set(cases["template_id"].dropna().astype(str).unique())}
+
+
+def _oriented(m: dict, rule: Rule) -> tuple[float, float | None, float | None, float]:
+    """Value, interval and bound turned so that "beyond the bound" always means "larger"."""
+    value, ci = m["value"], m.get("ci")
     kind, bound = rule.bound()
     lo, hi = (ci if ci and ci[0] is not None else (None, None))
     if kind == "max_abs":
         value = abs(value)
         if lo is not None:
             lo, hi = (0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi))), max(abs(lo), abs(hi))
-    if kind == "min":  # mirror so that "beyond" always means larger
+    if kind == "min":
         value, bound = -value, -bound
         if lo is not None:
             lo, hi = -hi, -lo
+    return value, lo, hi, bound
+
+
+def judge(m: dict, rule: Rule, gate: Gate) -> tuple[str, str]:
+    """Verdict and a one-line reason for one metric record."""
+    value, n = m.get("value"), m.get("n_min") if m.get("n_min") is not None else (m.get("n") or 0)
+    if value is None:
+        return "inconclusive", "no value (empty or degenerate group)"
+    if n < gate.min_n:
+        return "inconclusive", f"smallest group n = {n} < min_n = {gate.min_n}"
+    kind, _ = rule.bound()
+    value, lo, hi, bound = _oriented(m, rule)
     beyond = value > bound
     shown = f"{abs(value) if kind == 'max_abs' else (-value if kind == 'min' else value):.4f}"
     if rule.significant:
@@ -125,10 +184,10 @@ def judge(m: dict, rule: Rule, gate: Gate) -> tuple[str, str]:
         p = m.get("p_adjusted")
         if p is not None:
             return ("fail", f"{shown} beyond {kind} {abs(bound)}, adjusted p = {p:.2g} < {gate.alpha}") if p < gate.alpha \
-                else ("pass", f"{shown} beyond {kind} {abs(bound)} but not significant (adjusted p = {p:.2g})")
+                else ("inconclusive", f"{shown} beyond {kind} {abs(bound)} but not significant (adjusted p = {p:.2g})")
         if lo is not None and lo > bound:
             return "fail", f"{shown} beyond {kind} {abs(bound)}, whole interval beyond it"
-        return "pass", f"{shown} beyond {kind} {abs(bound)} but the interval reaches it (not significant)"
+        return "inconclusive", f"{shown} beyond {kind} {abs(bound)} but the interval reaches it (not significant)"
     if beyond:
         return "fail", f"{shown} beyond {kind} {abs(bound)}"
     if hi is not None and hi > bound:
@@ -136,7 +195,33 @@ def judge(m: dict, rule: Rule, gate: Gate) -> tuple[str, str]:
     return "pass", f"{shown} within {kind} {abs(bound)}"
 
 
+def adjust_gated(gate: Gate, metrics: list[dict]) -> int:
+    """Adjust the p-values that ``significant`` rules use among themselves (descriptive tests keep theirs)."""
+    gated = [m for m in metrics if m.get("p_value") is not None and any(r.significant and r.selects(m)
+                                                                         for r in gate.rules)]
+    for m, p in zip(gated, stats.adjust([m["p_value"] for m in gated], gate.correction)):
+        m["p_adjusted"], m["adjusted_over"] = p, "gate"
+    return len(gated)
+
+
+def evidence(m: dict, rule: Rule) -> tuple:
+    """Sort key of the worst case among records of one verdict. First whether the record's group is the one
+    harmed (``details.harm`` > 0: it moves away from the expected labels, or, without them, it receives *more*
+    of the class): with two groups every contrast has a mirror image ("male +angry" / "female -angry", and
+    "female +neutral" when male sentences flipped from neutral), and only the harmed group is named. Then
+    how far the interval's near end lies beyond the bound, the estimate's excess, and the class that is rarer
+    overall (the atypical outcome)."""
+    if m.get("value") is None:
+        return (False, float("-inf"), float("-inf"), 0.0)
+    details = m.get("details") or {}
+    value, lo, _, bound = _oriented(m, rule)
+    near = lo if lo is not None else value
+    harmed = details.get("harm", m["value"]) > 0
+    return (harmed, round(near - bound, 9), round(value - bound, 9), -details.get("base_rate", 0.0))
+
+
 def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None) -> dict:
+    corrected = adjust_gated(gate, metrics)
     results = []
     for rule in gate.rules:
         selected = [m for m in metrics if rule.selects(m)]
@@ -145,8 +230,10 @@ def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None
             verdict, worst = "inconclusive", None
             reason = "no cases matched this rule: an empty selection is never a pass"
         else:
-            worst_m, verdict, reason = max(judged, key=lambda j: (ORDER[j[1]], _size(j[0], rule)))
+            worst_m, verdict, reason = max(judged, key=lambda j: (ORDER[j[1]], evidence(j[0], rule)))
             worst = worst_m
+            if worst.get("description"):
+                reason = f"{worst['description']}: {reason}"
         counts = {v: sum(1 for j in judged if j[1] == v) for v in ORDER}
         results.append(_rule_result(rule, verdict, reason, worst, counts,
                                     [dict(id=m["id"], verdict=v, reason=r) for m, v, r in judged if v != "pass"]))
@@ -154,7 +241,7 @@ def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None
             results.append(regression(rule, gate, selected, baseline))
     overall = max((r["verdict"] for r in results), key=ORDER.get, default="inconclusive")
     return {"verdict": overall, "alpha": gate.alpha, "min_n": gate.min_n, "correction": gate.correction,
-            "rules": results}
+            "tests_corrected": corrected, "rules": results}
 
 
 def _size(m: dict, rule: Rule) -> float:
@@ -169,7 +256,8 @@ def _rule_result(rule: Rule, verdict: str, reason: str, worst: dict | None, coun
     kind, bound = rule.bound()
     return {"name": rule.name, "metric": rule.metric, "bound": {kind: bound}, "significant": rule.significant,
             "verdict": verdict, "reason": reason, "worst": worst and {k: worst.get(k) for k in
-                                                                      ("id", "value", "ci", "n", "p_adjusted")},
+                                                                      ("id", "description", "value", "ci", "n",
+                                                                       "n_min", "p_adjusted")},
             "counts": counts, "not_passing": failing[:50]}
 
 

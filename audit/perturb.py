@@ -76,7 +76,7 @@ def swap_gender(text: str, to: str) -> str:
         elif base in table:
             out = table[base]
         else:
-            return word  # not a gendered word: keep it exactly as written ("@NationalGallery", not "@Nationalgallery")
+            return word  # not gendered: untouched ("@NationalGallery" keeps its capitals)
         return match_case(out, word) + suffix
 
     return WORD.sub(repl, text)

@@ -1,22 +1,31 @@
 """Score texts fast: deduplicate, cache, sort by token length, batch by a token budget, ``inference_mode``.
 
-The cache is a SQLite file keyed by (model fingerprint, sha1 of text), so re-running an audit after adding
-one template file only scores the new sentences, and a re-trained model never reuses stale scores.
+The cache is a SQLite file keyed by (model ``cache_key``, sha1 of text), so re-running an audit after adding
+one template file only scores the new sentences, and a re-trained model never reuses stale scores. It is written
+as batches finish (a run killed half-way keeps what it scored). A cache hit must never change a result: models
+whose key cannot pin their behaviour down (callables: a helper module, a data file or a service can change)
+have a fixed, seeded sample of their cached texts scored again first, and any difference drops all their entries.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import random
 import sqlite3
 import time
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from audit.models import CallableClassifier, HFClassifier
+from fairaudit.progress import progress as progress_bar
 from finetune.batching import collate
+from finetune.errors import InputError
+
+VERIFY_SAMPLE = 32  # cached texts re-scored before a callable's cache entries are trusted
+VERIFY_TOLERANCE = 1e-6  # entries are stored as float32
 
 CALLABLE_BATCH = 256  # texts per call of a Python-callable model
 
@@ -25,9 +34,13 @@ class PredictionCache:
     def __init__(self, path: str | Path):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(self.path)
-        self.db.execute("CREATE TABLE IF NOT EXISTS probs (model TEXT, text_sha1 TEXT, probs BLOB, "
-                        "PRIMARY KEY (model, text_sha1))")
+        try:
+            self.db = sqlite3.connect(self.path)
+            self.db.execute("CREATE TABLE IF NOT EXISTS probs (model TEXT, text_sha1 TEXT, probs BLOB, "
+                            "PRIMARY KEY (model, text_sha1))")
+        except sqlite3.Error as exc:
+            raise InputError(f"--cache-dir: {self.path} is not a usable prediction cache ({exc}); delete it "
+                             f"or choose another --cache-dir") from exc
 
     @staticmethod
     def key(text: str) -> str:
@@ -43,6 +56,10 @@ class PredictionCache:
             for k, blob in self.db.execute(q, [model, *chunk]):
                 found[keys[k]] = np.frombuffer(blob, dtype=np.float32)
         return found
+
+    def drop(self, model: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM probs WHERE model = ?", [model])
 
     def put(self, model: str, texts: list[str], probs: np.ndarray) -> None:
         with self.db:
@@ -74,13 +91,15 @@ def token_budget_batches(lengths: list[int], max_tokens: int, max_batch: int = 2
     return batches
 
 
-def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, progress: bool = True) -> np.ndarray:
+def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, progress: bool = True,
+             on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> np.ndarray:
+    """Probabilities in input order; ``on_batch(indices, probs)`` sees each batch as it finishes (the cache)."""
     ids = model.tokenizer(texts, truncation=True, max_length=model.max_length)["input_ids"]
     probs = np.empty((len(texts), len(model.labels)), dtype=np.float32)
     batches = token_budget_batches([len(x) for x in ids], max_tokens)
     pad = model.tokenizer.pad_token_id or 0
     ctx = torch.autocast(model.device.type, dtype=model.dtype) if model.dtype else contextlib.nullcontext()
-    bar = tqdm(total=len(texts), disable=not progress, unit="sent", desc="scoring", leave=False)
+    bar = progress_bar(total=len(texts), disable=not progress, unit="sent", desc="scoring")
     with torch.inference_mode(), ctx:
         for batch in batches:
             inputs = collate([ids[i] for i in batch], pad)
@@ -88,6 +107,10 @@ def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, prog
                 del inputs["attention_mask"]  # uniform length: the model's default all-ones mask is the same
             logits = model.model(**{k: v.to(model.device) for k, v in inputs.items()}).logits
             probs[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+            if not np.isfinite(probs[batch]).all():  # before the cache sees it
+                raise InputError(f"model {model.name}: produced NaN or infinite probabilities (damaged weights?)")
+            if on_batch:
+                on_batch(batch, probs[batch])
             bar.update(len(batch))
     bar.close()
     return probs
@@ -95,26 +118,52 @@ def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, prog
 
 def score(model: HFClassifier | CallableClassifier, texts: list[str], cache: PredictionCache | None = None,
           max_tokens: int = 8192, progress: bool = True, engine=None) -> tuple[np.ndarray, dict]:
-    """Probabilities for ``texts`` in input order, plus timing stats (``scored``, ``cached``, ``sentences_per_s``).
+    """Probabilities for ``texts`` in input order, plus timing stats (``scored``, ``cached``, ``sentences_per_s``,
+    and ``cache_verified`` / ``cache_stale`` for models whose cache entries are checked).
 
     ``engine``: scores the cache-missed texts elsewhere, ``engine(model, texts, max_tokens, progress)``
-    (:class:`audit.ray_engine.RayEngine`); default: here, in this process."""
+    (:class:`audit.ray_engine.RayEngine`); default: here, in this process, writing the cache batch by batch."""
     unique = list(dict.fromkeys(texts))
-    known = cache.get(model.fingerprint, unique) if cache else {}
+    known = cache.get(model.cache_key, unique) if cache else {}
+    known = {t: p for t, p in known.items() if p.shape == (len(model.labels),) and np.isfinite(p).all()}
+    check = verify_cached(model, cache, known) if known and model.verify_cache else {}
     todo = [t for t in unique if t not in known]
     started = time.perf_counter()
     if todo:
-        if engine is not None:
+        store = (lambda idx, p: cache.put(model.cache_key, [todo[i] for i in idx], p)) if cache else None
+        if engine is not None:  # the replicas return everything at once: cache it on the driver
             fresh = engine(model, todo, max_tokens, progress)
+            if store:
+                store(range(len(todo)), fresh)
         elif isinstance(model, HFClassifier):
-            fresh = score_hf(model, todo, max_tokens, progress)
+            fresh = score_hf(model, todo, max_tokens, progress, on_batch=store)
         else:
-            fresh = np.concatenate([model(todo[i:i + CALLABLE_BATCH]) for i in range(0, len(todo), CALLABLE_BATCH)])
-        if cache:
-            cache.put(model.fingerprint, todo, fresh)
+            fresh = np.concatenate([score_callable_batch(model, todo, range(i, min(i + CALLABLE_BATCH, len(todo))), store)
+                                    for i in range(0, len(todo), CALLABLE_BATCH)])
         known.update(zip(todo, fresh))
     seconds = time.perf_counter() - started
     out = np.stack([known[t] for t in texts]) if texts else np.empty((0, len(model.labels)))
     stats = {"texts": len(texts), "unique": len(unique), "scored": len(todo), "cached": len(unique) - len(todo),
-             "seconds": seconds, "sentences_per_s": len(todo) / seconds if todo and seconds > 0 else None}
+             "seconds": seconds, "sentences_per_s": len(todo) / seconds if todo and seconds > 0 else None, **check}
     return out.astype(np.float64), stats
+
+
+def score_callable_batch(model: CallableClassifier, texts: list[str], idx: range, store) -> np.ndarray:
+    probs = model([texts[i] for i in idx])
+    if store:
+        store(list(idx), probs)
+    return probs
+
+
+def verify_cached(model, cache: PredictionCache, known: dict[str, np.ndarray]) -> dict:
+    """Re-score a fixed, seeded sample of the cached texts; on any difference drop the model's entries (in
+    ``known`` and on disk) so that everything is scored again. A cache hit can then not change a result unless
+    the model changed on texts outside the sample only (a sample of 32 catches any change that touches more
+    than ~10% of texts with probability > 0.96)."""
+    sample = random.Random(0).sample(sorted(known), min(VERIFY_SAMPLE, len(known)))
+    fresh = model(sample).astype(np.float32)
+    stale = not np.allclose(fresh, np.stack([known[t] for t in sample]), atol=VERIFY_TOLERANCE, rtol=0)
+    if stale:
+        cache.drop(model.cache_key)
+        known.clear()
+    return {"cache_verified": len(sample), "cache_stale": stale}

@@ -20,10 +20,14 @@ from audit.perturb import perturb_texts
 from audit.predict import PredictionCache, score
 from audit.suites import DEFAULT_SUITES, load_suites, select_suites
 from finetune.data import BUILTIN, load_data, read_table, require_columns
-from finetune.errors import InputError
-from reports.files import write_json, write_parquet
+from finetune.errors import InputError, check_number
+from finetune.model import pick_device
+from reports.files import check_writable, published_folder, write_json, write_parquet
 
 SCHEMA = "fairaudit.results/1"
+OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
+STALE = ("compare.html", "compare.md")  # a compare of the previous run in this folder would describe another run
+REQUIRED = {"schema": str, "run": dict, "model": dict, "metrics": list, "gate": dict}
 
 
 @dataclass
@@ -52,21 +56,65 @@ class AuditOptions:
     max_tokens: int = 8192
     allow_pickle: bool = False
     trust_remote_code: bool = False
+    allow_random_head: bool = False
     progress: bool = True
     engine: str = "local"            # local | ray (audit/ray_engine.py)
     ray_address: str | None = None   # None: $RAY_ADDRESS, else a local cluster for this run
     workers: int | None = None       # Ray model replicas (default: one per GPU, else per CPU)
 
 
+def check_options(opts: AuditOptions) -> None:
+    """Everything that can be checked before any work: numbers, devices, option combinations, writable paths."""
+    check_number("--n-boot", opts.n_boot, 0)
+    check_number("--max-tokens", opts.max_tokens, 0, low_open=True)
+    check_number("--max-cases", opts.max_cases, 0, low_open=True)
+    pick_device(opts.device)
+    for option, value in (("--label-col", opts.label_col), ("--group-col", opts.group_col)):
+        if value and not opts.data:
+            raise InputError(f"{option} {value}: needs --data (a column of which data set?)")
+    if opts.labels is not None:
+        if not opts.labels or not all(label.strip() for label in opts.labels):
+            raise InputError(f"--labels {','.join(opts.labels)}: give non-empty class names: a,b,c")
+        if len(set(opts.labels)) < len(opts.labels):
+            raise InputError(f"--labels {','.join(opts.labels)}: class names must be unique")
+    check_writable(opts.out, "--out")
+    if opts.cache_dir:
+        check_writable(opts.cache_dir, "--cache-dir")
+        if (Path(opts.cache_dir) / "predictions.sqlite").is_dir():
+            raise InputError(f"--cache-dir {opts.cache_dir}: predictions.sqlite there is a folder")
+
+
 def parse_label_map(text: str | None) -> dict[str, str]:
     """``joy=happy,anger=angry``: expected labels of the suites -> the model's labels."""
-    out = {}
-    for part in filter(None, (text or "").split(",")):
-        if "=" not in part:
-            raise InputError(f"--label-map: {part!r} is not source=target")
-        k, v = part.split("=", 1)
-        out[k.strip()] = v.strip()
+    out: dict[str, str] = {}
+    for part in (text or "").split(",") if text else []:
+        k, eq, v = (x.strip() for x in part.partition("="))
+        if not (eq and k and v):
+            raise InputError(f"--label-map {text}: {part!r} is not source=target (example: joy=happy,anger=angry)")
+        if k in out:
+            raise InputError(f"--label-map {text}: {k!r} is mapped twice")
+        out[k] = v
     return out
+
+
+def check_labels(opts: AuditOptions, cases: pd.DataFrame, labels: list[str], all_suites: dict) -> None:
+    """Expected labels must reach the model's classes: a typo would silently drop every accuracy metric."""
+    known = {t.label for s in all_suites.values() for t in s.spec.templates if t.label} | \
+            {g.label for s in all_suites.values() for f in s.spec.fills.values() for g in f.groups if g.label} | \
+            set(cases["expected_label"].dropna())
+    for source, target in opts.label_map.items():
+        if target not in labels:
+            raise InputError(f"--label-map {source}={target}: {target!r} is not a label of the model "
+                             f"({', '.join(labels)})")
+        if source not in known:
+            raise InputError(f"--label-map {source}={target}: no suite or data row expects {source!r}")
+    if opts.label_col:
+        values = set(cases.loc[cases["suite"] == "data", "expected_label"].dropna()) if (cases["suite"] == "data").any() \
+            else set(cases.loc[cases["suite"].str.startswith("perturb-"), "expected_label"].dropna())
+        unknown = sorted(v for v in values if opts.label_map.get(v, v) not in labels)
+        if unknown:
+            raise InputError(f"{opts.data}: column {opts.label_col!r} has label {unknown[0]!r} that the model lacks "
+                             f"({len(unknown)} such; model labels: {', '.join(labels)}); map them with --label-map")
 
 
 def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict, dict]:
@@ -81,9 +129,11 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
         path = Path(opts.data)
         frame = read_table(path)
         require_columns(frame, [opts.text_col, opts.label_col or "", opts.group_col or ""], str(path))
-        bad = frame[opts.text_col].isna()
-        if bad.any():
-            raise InputError(f"{path}: row {int(bad.to_numpy().nonzero()[0][0]) + 1}: column {opts.text_col!r} is empty or NaN")
+        for col in filter(None, (opts.text_col, opts.label_col)):
+            bad = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
+            if bad.any():
+                raise InputError(f"{path}: row {int(bad.to_numpy().nonzero()[0][0]) + 1}: column {col!r} is empty or NaN "
+                                 f"(or whitespace only)")
         texts = frame[opts.text_col].astype(str).tolist()
         labels = frame[opts.label_col].astype(str).tolist() if opts.label_col else None
         groups = frame[opts.group_col] if opts.group_col else None
@@ -92,7 +142,14 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
         source = {"name": path.name, "path": str(path), "rows": len(texts)}
     if not texts:
         raise InputError(f"data set {opts.data}: no rows")
-    perturbed, coverage = perturb_texts(texts, all_suites, labels, source=source["name"], seed=opts.seed)
+    # a repeated text is one counterfactual family, not several (duplicates would inflate n and shrink intervals)
+    first = pd.Series(texts).drop_duplicates().index.tolist()
+    input_counts = {"rows": len(texts), "unique texts": len(first), "duplicate texts dropped": len(texts) - len(first)}
+    source["duplicates_dropped"] = len(texts) - len(first)
+    unique_labels = None if labels is None else [labels[i] for i in first]
+    perturbed, coverage = perturb_texts([texts[i] for i in first], all_suites, unique_labels, source=source["name"],
+                                        seed=opts.seed)
+    coverage = {"input": input_counts, **coverage}
     parts = [perturbed]
     if groups is not None:
         attr = opts.group_col
@@ -100,6 +157,7 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
                              "template": "(data set row)", "template_id": "data", "family": [f"data:{i}" for i in range(len(texts))],
                              "text": texts, "expectation": "label" if labels else "none",
                              "expected_label": labels, "source_row": range(len(texts)), attr: groups.astype("object")})
+        rows = rows.drop_duplicates(subset=["text", "expected_label", attr])
         parts.append(rows)
         if groups.dropna().nunique() < 2:
             raise InputError(f"{opts.data}: column {attr!r} has fewer than two groups: nothing to compare")
@@ -110,6 +168,7 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
 def run_audit(opts: AuditOptions) -> dict:
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    check_options(opts)  # every input is validated before any scoring
     gate, gate_source = gates.load_gate(opts.gate)
     engine = None
     if opts.engine == "ray":  # before any work: a missing Ray is a usage error
@@ -132,7 +191,10 @@ def run_audit(opts: AuditOptions) -> dict:
 
     model = load_model(opts.model, opts.labels, precision=opts.precision,  # with Ray the replicas take the GPUs
                        device="cpu" if engine else opts.device,
-                       allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code)
+                       allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code,
+                       allow_random_head=opts.allow_random_head)
+    check_labels(opts, cases, model.labels, all_suites)
+    gates.check_selectors(gate, gate_source, gates.names_in_run(cases, attributes, model.labels))
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
@@ -148,6 +210,9 @@ def run_audit(opts: AuditOptions) -> dict:
 
     metrics = [m.to_dict() for m in all_metrics(cases, labels, attributes, opts.n_boot, gate.alpha, opts.seed,
                                                 gate.correction)]
+    if baseline is not None and not {m["id"] for m in metrics} & {m["id"] for m in baseline}:
+        raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
+                         f"attributes or labels?): nothing to compare against")
     verdicts = gates.evaluate(gate, metrics, baseline)
     verdicts["allow_inconclusive"] = opts.allow_inconclusive
     wall = time.perf_counter() - started
@@ -179,27 +244,60 @@ def run_audit(opts: AuditOptions) -> dict:
 
 
 def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
-    """Every output is written atomically; the reports are rendered from what was just written."""
+    """The outputs appear together: staged beside ``out``, published with ``results.json`` last (the completion
+    marker that ``report``, ``compare`` and ``--baseline`` require)."""
     from reports.audit import write_reports
 
-    out.mkdir(parents=True, exist_ok=True)
-    write_parquet(out / "cases.parquet", cases)
-    write_json(out / "results.json", _clean(results))
-    write_reports(out, _clean(results), cases)
+    clean = _clean(results)
+    with published_folder(out, last="results.json", stale=STALE) as staging:
+        write_parquet(staging / "cases.parquet", cases)
+        write_reports(staging, clean, cases)
+        write_json(staging / "results.json", clean)
 
 
 def load_results(path: str | Path) -> dict:
+    """``results.json`` of a finished run, checked for the keys every reader needs."""
     path = Path(path)
     file = path / "results.json" if path.is_dir() else path
     if not file.is_file():
-        raise InputError(f"{path}: no results.json there (run `python -m audit run` first)")
+        hint = " (an interrupted run? run it again)" if path.is_dir() and (path / "cases.parquet").exists() else ""
+        raise InputError(f"{path}: no results.json there{hint or ' (run `python -m audit run` first)'}")
     try:
-        results = json.loads(file.read_text())
+        results = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"{file}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{file}: not UTF-8 text (byte {exc.start})") from exc
+    if not isinstance(results, dict):
+        raise InputError(f"{file}: a results file is a JSON object, not a {type(results).__name__}")
     if results.get("schema") != SCHEMA:
         raise InputError(f"{file}: schema {results.get('schema')!r} is not {SCHEMA!r}")
+    for key, kind in REQUIRED.items():
+        if not isinstance(results.get(key), kind):
+            raise InputError(f"{file}: key {key!r} is missing or not a {kind.__name__}: an incomplete or edited file")
+    for i, m in enumerate(results["metrics"]):
+        if not isinstance(m, dict) or not isinstance(m.get("id"), str) or "value" not in m:
+            raise InputError(f"{file}: metrics[{i}] is not a metric record (needs 'id' and 'value')")
+    if not isinstance(results["model"].get("labels"), list) or "fingerprint" not in results["model"]:
+        raise InputError(f"{file}: key 'model' lacks 'labels' or 'fingerprint': an incomplete or edited file")
+    if not isinstance(results["gate"].get("verdict"), str) or not isinstance(results["gate"].get("rules"), list):
+        raise InputError(f"{file}: key 'gate' lacks 'verdict' or 'rules': an incomplete or edited file")
     return results
+
+
+def load_cases(path: str | Path, labels: list[str]) -> pd.DataFrame:
+    """``cases.parquet`` of a finished run, with the prediction columns the reports read."""
+    file = Path(path) / "cases.parquet"
+    if not file.is_file():
+        raise InputError(f"{file}: missing (needed for the worst-family examples)")
+    try:
+        cases = pd.read_parquet(file)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise InputError(f"{file}: not a readable Parquet file ({str(exc).splitlines()[0][:200]})") from exc
+    missing = [c for c in ["text", "family", "suite", "pred", *(f"p_{l}" for l in labels)] if c not in cases.columns]
+    if missing:
+        raise InputError(f"{file}: missing column {missing[0]!r}: not the cases of this results.json")
+    return cases
 
 
 def _counts(frame: pd.DataFrame, cols: list[str]) -> dict:

@@ -29,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 
@@ -37,11 +38,25 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from finetune.errors import InputError
 
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+def builtin_dir() -> Path:
+    """The built-in suites: ``templates/`` beside ``audit/`` in a source checkout (so a worktree reads its own
+    files), else the package data ``fairaudit.templates`` of the installed wheel."""
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / "common_words.txt").is_file():
+        return checkout
+    return Path(str(resources.files("fairaudit.templates")))  # installed wheels are plain folders, never zips
+
+
+BUILTIN_DIR = builtin_dir()
 DEFAULT_SUITES = ["eec", "identity", "names"]
 COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
 FILTERS = ("a", "cap")
+MAX_FILE_BYTES = 2_000_000  # the shipped suites are ~5 kB
+MAX_TERMS = 2_000  # terms of one protected slot: a family holds one sentence per term
+MAX_CASES = 1_000_000  # sentences one suite expands into
+INTERSECTION = "×"  # "gender×race": the column of an intersectional attribute, values "female×Asian"
 
 
 class Strict(BaseModel):
@@ -60,6 +75,11 @@ class Term(Strict):
 class ProtectedGroup(Strict):
     attributes: dict[str, str] = Field(min_length=1)
     forms: dict[str, str] = {}
+    # Matching (audit/matching.py compares only like with like): the kind of words the terms are ("name",
+    # "noun phrase", "pronoun" ...), and, with ``paired``, the i-th term's counterpart is the i-th term of every
+    # other paired group of the same surface (she/he, my mother/my father).
+    surface: str | None = None
+    paired: bool = False
     terms: list[str | Term] = Field(min_length=1)
 
 
@@ -157,8 +177,17 @@ def load_suite(path: str | Path) -> Suite:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: template file not found")
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise InputError(f"{path}: {size:,} bytes; a suite file may have at most {MAX_FILE_BYTES:,} "
+                         f"(split it into several suites)")
     raw = path.read_bytes()
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                         f"save the file as UTF-8") from exc
     try:
         node = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -212,7 +241,15 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
                     _fail(path, lines, ("protected", slot, "groups", gi, "terms", ti),
                           f"{t.text!r} is also a common English word; pick another name or write "
                           f"{{text: {t.text}, allow_common_word: true}} and use it only as a subject or object")
+        if len(seen) > MAX_TERMS:
+            _fail(path, lines, ("protected", slot, "groups"),
+                  f"{len(seen):,} terms; at most {MAX_TERMS:,} per protected slot (every family holds one "
+                  f"sentence per term): sample the lexicon or split it over several suites")
+        _check_pairs(path, lines, slot, lex)
         for attr, vals in values.items():
+            if INTERSECTION in attr:
+                _fail(path, lines, ("protected", slot, "groups"), f"attribute {attr!r} contains {INTERSECTION!r}, "
+                                                                  "which names intersections")
             if len(vals) < 2:
                 _fail(path, lines, ("protected", slot, "groups"),
                       f"attribute {attr!r} has a single group {sorted(vals)[0]!r}: nothing to compare it with")
@@ -247,12 +284,31 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
         if len(protected) > 1:
             _fail(path, lines, where + ("text",), f"template uses {len(protected)} protected slots "
                                                   f"({', '.join(protected)}); exactly one is supported")
+        size = 1
+        for name in dict.fromkeys(slots):
+            lex = spec.protected.get(name) or spec.fills.get(name)
+            size *= sum(len(g.terms) for g in lex.groups)
+        if size > MAX_CASES:
+            _fail(path, lines, where + ("text",), f"expands into {size:,} sentences; at most {MAX_CASES:,} per "
+                                                  f"template (fewer terms or fewer slots)")
         if tpl.expect == "label" and not (tpl.label or tpl.label_from):
             _fail(path, lines, where + ("expect",), "expect: label needs 'label' or 'label_from'")
         if tpl.label_from and tpl.label_from not in slots:
             _fail(path, lines, where + ("label_from",), f"label_from names {tpl.label_from!r}, not a slot of this template")
         if tpl.expect == "direction" and tpl.direction is None:
             _fail(path, lines, where + ("direction",), "expect: direction needs 'direction: {label, sign}'")
+
+
+def _check_pairs(path: Path, lines: dict, slot: str, lex: ProtectedSlot) -> None:
+    """Paired groups of one surface must list the same number of terms (the i-th terms are counterparts)."""
+    sizes: dict[str | None, int] = {}
+    for gi, group in enumerate(lex.groups):
+        if group.paired:
+            size = sizes.setdefault(group.surface, len(group.terms))
+            if size != len(group.terms):
+                _fail(path, lines, ("protected", slot, "groups", gi, "terms"),
+                      f"paired group has {len(group.terms)} terms, another paired group of surface "
+                      f"{group.surface!r} has {size}: the i-th terms must be counterparts")
 
 
 def suite_files(extra_dirs: list[str | Path] | None = None) -> list[Path]:

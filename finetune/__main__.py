@@ -1,4 +1,8 @@
-"""``python -m finetune {train,evaluate,eda,bench}``: see ``--help`` on each command."""
+"""``python -m finetune {train,evaluate,eda,bench}``: see ``--help`` on each command.
+
+Exit codes: 0 done, 2 usage or input error (one line on stderr), 3 a bug (please report; --debug shows the
+traceback), 130 interrupted (training keeps its last finished epoch: continue with --resume).
+"""
 from __future__ import annotations
 
 import argparse
@@ -7,8 +11,10 @@ import os
 import sys
 from dataclasses import fields
 
-from finetune.errors import InputError
-from finetune.training import TrainConfig
+from finetune.config import TrainConfig
+from finetune.errors import CliParser, check_number, run_main
+
+PROG = "python -m finetune"  # the `fairaudit` command sets its own name
 
 
 def add_data_options(p: argparse.ArgumentParser) -> None:
@@ -23,7 +29,7 @@ def add_data_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m finetune", description=__doc__)
+    parser = CliParser(prog=PROG, description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     d = TrainConfig()
 
@@ -88,7 +94,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    return run_main(build_parser(), argv, dispatch)
+
+
+def check_options(args: argparse.Namespace) -> None:
+    """Option values and output paths, checked before any data or model is loaded."""
+    from finetune.model import pick_device
+    from reports.files import check_writable
+
+    for option, low, high, low_open in (("epochs", 1, None, False), ("batch_size", 1, None, False),
+                                        ("lr", 0, None, True), ("warmup", 0, 1, False), ("weight_decay", 0, None, False),
+                                        ("max_length", 1, None, False), ("label_smoothing", 0, 1, False),
+                                        ("patience", 0, None, False), ("stop_after", 1, None, False),
+                                        ("samples", 1, None, False)):
+        if hasattr(args, option):
+            check_number("--" + option.replace("_", "-"), getattr(args, option), low, high, low_open)
+    if hasattr(args, "device"):
+        pick_device(args.device)
+    if args.command in ("train", "eda"):
+        check_writable(args.out, "--out")
+    if getattr(args, "json", None):
+        check_writable(args.json, "--json", folder=False)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    check_options(args)
     try:
         if args.command == "train":
             from finetune.training import train
@@ -121,9 +151,6 @@ def main(argv: list[str] | None = None) -> int:
             from finetune.bench import run_bench
 
             run_bench(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted: the last completed epoch is saved; continue with --resume", file=sys.stderr)
         return 130

@@ -123,6 +123,8 @@ def read_table(path: Path) -> pd.DataFrame:
     kind = kinds.get(path.suffix.lower())
     if kind is None:
         raise InputError(f"{path}: unsupported file type {path.suffix!r} (use .csv, .tsv, .jsonl or .parquet)")
+    if kind != "parquet":
+        check_utf8(path)
     import datasets
 
     datasets.disable_progress_bars()
@@ -132,8 +134,27 @@ def read_table(path: Path) -> pd.DataFrame:
     except Exception as exc:  # datasets raises many types for malformed files
         if "corresponds to no data" in str(exc):
             raise InputError(f"{path}: the data set is empty (no rows)") from exc
-        raise InputError(f"{path}: cannot read as {kind}: {str(exc).splitlines()[0]}") from exc
+        raise InputError(f"{path}: cannot read as {kind}: {_root_cause(exc)}") from exc
     return ds.to_pandas()
+
+
+def check_utf8(path: Path) -> None:
+    """Text data must be UTF-8: a wrong encoding would otherwise turn into replacement characters silently."""
+    raw = path.read_bytes()
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[:exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); "
+                         f"convert the file to UTF-8") from exc
+
+
+def _root_cause(exc: BaseException) -> str:
+    """datasets wraps the parser's error in "An error occurred while generating the dataset": show the parser's."""
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__
+    lines = [line for line in str(exc).splitlines() if line.strip()]
+    return (lines[0] if lines else type(exc).__name__)[:300]
 
 
 def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:

@@ -16,60 +16,28 @@ import math
 import os
 import shutil
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
-from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
+from fairaudit import progress
 from finetune.batching import collate, encode, iterate, length_grouped_batches, sorted_batches
+from finetune.config import TrainConfig  # kept apart so that --help needs no torch
 from finetune.data import LabelledData, load_data
 from finetune.errors import InputError
 from finetune.metrics import class_weights, classification_metrics
 from finetune.mitigation import Mitigation, parse_modes, write_split_suites
-from finetune.model import DEFAULT_BASE_MODEL, label_names, load_classifier, load_tokenizer, pick_device
+from finetune.model import label_names, load_classifier, load_tokenizer, pick_device
 from reports.files import write_json
 
 CHECKPOINT = "checkpoint.pt"
 
 
-@dataclass
-class TrainConfig:
-    data: str = "smile"
-    out: str = "runs/smile-minilm"
-    data_dir: str | None = None
-    text_col: str | None = None
-    label_col: str | None = None
-    split_col: str | None = None
-    base_model: str = DEFAULT_BASE_MODEL
-    epochs: int = 10
-    batch_size: int = 16
-    lr: float = 1e-4
-    warmup: float = 0.1          # fraction of all steps spent warming up
-    weight_decay: float = 0.01
-    max_length: int = 128
-    seed: int = 17
-    class_weights: str = "sqrt"  # none | sqrt | balanced
-    label_smoothing: float = 0.0
-    grad_clip: float = 1.0
-    patience: int = 4            # epochs without improvement before stopping; 0 = never stop early
-    select_metric: str = "f1_macro"
-    device: str = "auto"
-    precision: str = "auto"      # auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16 | fp16
-    resume: bool = False
-    stop_after: int | None = None  # stop after this many epochs in this invocation (time-sliced runs)
-    quiet: bool = False
-    allow_pickle: bool = False
-    mitigate: str = ""           # "", "cda", "clp" or "cda,clp" (finetune/mitigation.py)
-    clp_weight: float = 1.0      # W of the counterfactual logit pairing loss
-    clp_pairs: int = 16          # counterfactual pairs added to each training batch under clp
-    heldout_seed: int = 0        # seed of the seen/held-out split of lexicon terms and template frames
-
-
-MITIGATION_FIELDS = ("mitigate", "clp_weight", "clp_pairs", "heldout_seed")
+MITIGATION_FIELDS = ("mitigate", "clp_weight", "clp_pairs", "heldout_seed")  # TrainConfig fields of mitigation
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -191,8 +159,8 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
         started, seen, loss_sum, clp_sum = time.perf_counter(), 0, 0.0, 0.0
         # a distributed batch sampler: this rank's rows of each global batch are every world-th row
         shards = [batch[rank::world] or batch[:1] for batch in batches]
-        bar = tqdm(zip(batches, iterate(train_ids, shards, tokenizer.pad_token_id)), total=len(batches),
-                   disable=cfg.quiet or not master, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch", leave=False)
+        bar = progress.progress(zip(batches, iterate(train_ids, shards, tokenizer.pad_token_id)), total=len(batches),
+                                disable=cfg.quiet or not master, desc=f"epoch {epoch + 1}/{cfg.epochs}", unit="batch")
         for step, (batch, (rows, inputs)) in enumerate(bar):
             labels = torch.tensor([train_labels[i] for i in rows], device=device)
             pairs = mitigation.sample(cfg.seed, epoch, step, rank, world) if mitigation else []
@@ -242,9 +210,9 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
                 state["bad_epochs"] += 1
             state["epoch"] = epoch + 1
             if not cfg.quiet:
-                tqdm.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f} val_loss {val['loss']:.4f} "
-                           f"acc {val['accuracy']:.4f} f1_w {val['f1_weighted']:.4f} f1_macro {val['f1_macro']:.4f} "
-                           f"({record['samples_per_s']:.0f} samples/s)")
+                progress.write(f"epoch {epoch + 1}: train_loss {record['train_loss']:.4f} val_loss {val['loss']:.4f} "
+                               f"acc {val['accuracy']:.4f} f1_w {val['f1_weighted']:.4f} f1_macro {val['f1_macro']:.4f} "
+                               f"({record['samples_per_s']:.0f} samples/s)")
             stop_early = cfg.patience and state["bad_epochs"] >= cfg.patience
             if stop_early:
                 state["epoch"] = cfg.epochs

@@ -9,10 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from audit import matching
+from audit.records import CONTRASTS
 from reports.files import write_bytes, write_text
 from reports.render import render
 
-GATED_FIRST = ("mean_shift", "group_flip_rate", "dp_difference", "flip_rate", "eo_difference", "accuracy_difference")
+DISPARITIES = CONTRASTS + ("dp_difference", "eo_difference", "accuracy_difference")
 
 
 def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
@@ -27,10 +29,31 @@ def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
 
 
 # ------------------------------------------------------------------ what the pages show
-def top_disparities(metrics: list[dict], limit: int = 15) -> list[dict]:
-    """The largest effects first: probability shifts by size, then flip and parity gaps by size."""
-    rows = [m for m in metrics if m["metric"] in GATED_FIRST and m.get("value") is not None and m.get("template") is None]
-    return sorted(rows, key=lambda m: -abs(m["value"]))[:limit]
+def top_disparities(metrics: list[dict], limit: int = 15, gate: dict | None = None) -> list[dict]:
+    """The disparities that matter most first: those a gate rule fails, then the inconclusive ones, each by how
+    far its interval lies beyond the rule's bound (so shifts, label rates and parity gaps are ranked on their
+    own bounds, never against each other by raw value), then the rest by adjusted p. Mirror images of a
+    two-group contrast ("male -0.06" next to "female +0.06") are shown once, from the harmed group's side."""
+    verdicts, bounds = {}, {}
+    for rule in (gate or {}).get("rules", []):
+        if rule.get("baseline") or "metric" not in rule:
+            continue
+        bounds.setdefault(rule["metric"], rule["bound"])
+        for row in rule.get("not_passing", []):
+            verdicts.setdefault(row["id"], row.get("verdict"))
+
+    def key(m: dict) -> tuple:
+        kind, bound = next(iter(bounds.get(m["metric"], {"max_abs": float("inf")}).items()))
+        lo, hi = m["ci"] if m.get("ci") and m["ci"][0] is not None else (m["value"], m["value"])
+        near = {"max_abs": 0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), "max": lo, "min": -hi}[kind]
+        excess = near - (-bound if kind == "min" else bound)
+        rank = {"fail": 0, "inconclusive": 1}.get(verdicts.get(m["id"]), 2)
+        return rank, -excess if rank < 2 else 0.0, m.get("p_adjusted", 1.0), -abs(m["value"])
+
+    rows = [m for m in metrics if m["metric"] in DISPARITIES and m.get("value") is not None
+            and m.get("template") is None and m.get("p_adjusted") is not None
+            and (m.get("details") or {}).get("harm", 1) >= 0]
+    return sorted(rows, key=key)[:limit]
 
 
 def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:
@@ -43,30 +66,35 @@ def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:
     return [(text[:at], False), (text[at:at + len(term)], True), (text[at + len(term):], False)]
 
 
-def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute: str, limit: int = 5) -> list[dict]:
-    sub = cases[(cases["suite"] == suite) & cases[attribute].notna()]
-    if sub.empty:
+def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute: str, attributes: list[str],
+                   limit: int = 5) -> list[dict]:
+    """The matched comparisons (one stratum of a family: members that differ in ``attribute`` alone) whose
+    labels flip or whose probabilities spread the most."""
+    sub = cases[cases["suite"] == suite]
+    m = matching.match(sub, attribute, attributes) if attribute in sub else None
+    if m is None:
         return []
+    sub = sub.iloc[m.rows]
     probs = sub[[f"p_{l}" for l in labels]].to_numpy()
+    order = np.argsort(m.stratum, kind="stable")
+    bounds = np.flatnonzero(np.diff(np.r_[-1, m.stratum[order], m.shape[1]]))
     scored = []
-    for fam, idx in sub.groupby("family", sort=False).indices.items():
-        if sub[attribute].iloc[idx].nunique() < 2:
-            continue
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        idx = order[a:b]
         p = probs[idx]
         spread = float((p.max(axis=0) - p.min(axis=0)).max())
-        flips = sub["pred"].iloc[idx].nunique() > 1
-        scored.append((flips, spread, fam, idx))
+        scored.append((sub["pred"].iloc[idx].nunique() > 1, spread, idx))
     scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
     out = []
-    for flips, spread, fam, idx in scored[:limit]:
+    for flips, spread, idx in scored[:limit]:
         rows = sub.iloc[idx]
         cls = int(np.argmax(probs[idx].max(axis=0) - probs[idx].min(axis=0)))
         members = [{"pieces": split_term(r["text"], r["term"]), "group": r[attribute], "pred": r["pred"],
                     "p": float(r[f"p_{labels[cls]}"])} for _, r in rows.iterrows()]
-        members.sort(key=lambda m: -m["p"])
+        members.sort(key=lambda x: -x["p"])
         shown = members if len(members) <= 12 else members[:6] + members[-6:]  # both ends of the spread
-        out.append({"family": fam, "template": rows["template"].iloc[0], "flips": flips, "spread": spread,
-                    "cls": labels[cls], "members": shown, "more": len(members) - len(shown)})
+        out.append({"family": rows["family"].iloc[0], "template": rows["template"].iloc[0], "flips": flips,
+                    "spread": spread, "cls": labels[cls], "members": shown, "more": len(members) - len(shown)})
     return out
 
 
@@ -83,6 +111,8 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
         focus = max(dp, key=lambda m: m["value"] or 0)["class"] if dp else labels[0]
         bars = lambda name: [(m["group"], m["value"], *(m["ci"] or (None, None))) for m in pick(name, **{"class": focus})]
         heat = pick("group_flip_rate")
+        contrasts = [x for x in ms if x["metric"] in CONTRASTS
+                     and (x.get("details") or {}).get("harm", 1) >= 0]
         templates = sorted({m["template"] for m in heat if m["template"]})
         groups = sorted({m["group"] for m in heat})
         grid = {(m["template"], m["group"]): m["value"] for m in heat if m["template"]}
@@ -93,22 +123,22 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
             "sel_bars": bars("selection_rate"), "prob_bars": bars("mean_prob"),
             "heat": {"rows": templates, "cols": groups,
                      "values": [[grid.get((t, g)) for g in groups] for t in templates]},
-            "shifts": sorted(pick("mean_shift"), key=lambda m: -abs(m["value"] or 0)),
+            "shifts": sorted(contrasts, key=lambda m: (m.get("p_adjusted") or 1.0, -abs(m["value"] or 0))),
             "parity": pick("dp_difference"), "eo": pick("eo_difference"),
             "accuracy": pick("accuracy"),
             "auc": [m for m in ms if m["kind"] == "auc"],
-            "families": worst_families(cases, labels, suite, attribute),
+            "families": worst_families(cases, labels, suite, attribute, results.get("attributes", [attribute])),
         })
     return out
 
 
 def render_html(results: dict, cases: pd.DataFrame) -> str:
-    return render("audit.html.j2", r=results, top=top_disparities(results["metrics"]),
+    return render("audit.html.j2", r=results, top=top_disparities(results["metrics"], gate=results.get("gate")),
                   sections=sections(results, cases))
 
 
 def render_markdown(results: dict) -> str:
-    return render("summary.md.j2", r=results, top=top_disparities(results["metrics"], 10))
+    return render("summary.md.j2", r=results, top=top_disparities(results["metrics"], 10, results.get("gate")))
 
 
 def render_junit(results: dict) -> bytes:

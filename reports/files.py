@@ -1,11 +1,14 @@
-"""Atomic output: write to a temporary file beside the target, then rename, so no reader sees half a file."""
+"""Atomic output: write to a temporary file beside the target, then rename, so no reader sees half a file; a set
+of files (one run's outputs) is staged in a sibling folder and published together."""
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -53,3 +56,83 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+# ------------------------------------------------------------------ output folders
+def check_writable(path: str | os.PathLike, option: str, folder: bool = True) -> Path:
+    """Fail early (before any work) when ``path`` cannot become a folder (or file) we can write.
+
+    Refused: an existing file where a folder is wanted (or a folder where a file is wanted), a path below a file,
+    a place where a test file cannot be created (permissions, read-only file system).
+    """
+    from finetune.errors import InputError
+
+    path = Path(path)
+    if folder and path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path}: is a file, not a folder")
+    if not folder and path.is_dir():
+        raise InputError(f"{option} {path}: is a folder, not a file")
+    existing = path if folder and path.is_dir() else path.parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
+        raise InputError(f"{option} {path}: lies below {existing}, which is a file")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".fairaudit-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot write in {existing}: {exc.strerror}") from exc
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextmanager
+def published_folder(out: str | os.PathLike, last: str, stale: tuple[str, ...] = ()) -> Iterator[Path]:
+    """Write a set of files into a staging sibling of ``out``; they appear in ``out`` together or not at all.
+
+    A new (or empty) ``out`` is one ``rename`` of the staging folder. Into an existing folder the files move one
+    by one, but ``last`` (the completion marker, ``results.json``) is removed first and moved in last, so a reader
+    that requires it never sees a mixed or half-written set; files named in ``stale`` (outputs that would now
+    describe another run) are removed, every other file in ``out`` is left alone. Staging folders of killed
+    processes are removed by the next writer.
+    """
+    out = Path(os.path.abspath(out))  # "." has no name to build the staging folder's from
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for old in [*out.parent.glob(f".{out.name}.partial-*"), *out.glob(".partial-*")]:
+        pid = old.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(old, ignore_errors=True)
+    staging = out.parent / f".{out.name}.partial-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)  # our pid: left by an earlier process that had it
+    try:
+        staging.mkdir()
+    except OSError:  # a parent we may not write in: stage inside ``out`` (then files move in one by one)
+        staging = out / f".partial-{os.getpid()}"
+        staging.mkdir(parents=True)
+    try:
+        yield staging
+        if not out.exists() or (out.is_dir() and not any(out.iterdir())):
+            try:
+                os.rename(staging, out)
+                return
+            except OSError:
+                pass  # created meanwhile: move file by file below
+        out.mkdir(exist_ok=True)
+        (out / last).unlink(missing_ok=True)
+        for name in stale:
+            (out / name).unlink(missing_ok=True)
+        for item in sorted(staging.iterdir(), key=lambda p: p.name == last):
+            os.replace(item, out / item.name)
+        staging.rmdir()
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

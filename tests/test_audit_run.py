@@ -147,7 +147,7 @@ def test_default_gate_passes_a_fair_model_and_fails_a_biased_one(sim_models, tmp
     assert audit_main(base + ["--model", f"{sim_models}:biased", "--out", str(tmp_path / "biased")]) == 1
     biased = json.loads((tmp_path / "biased" / "results.json").read_text())
     shift = next(r for r in biased["gate"]["rules"] if r["metric"] == "mean_shift")
-    flips = next(r for r in biased["gate"]["rules"] if r["metric"] == "group_flip_rate")
+    flips = next(r for r in biased["gate"]["rules"] if r["metric"] == "label_shift")
     assert shift["verdict"] == "fail" and flips["verdict"] == "pass"  # p(happy) moved, no label flipped
     # the release comparison and --baseline catch the regression from the fair release to the biased one
     assert audit_main(["compare", str(tmp_path / "fair"), str(tmp_path / "biased")]) == 1
@@ -188,8 +188,9 @@ def test_bad_input_exits_2_and_writes_nothing(args, message, sim_models, tmp_pat
 
 def test_real_data_perturbation_and_group_slices(sim_models, tmp_path):
     data = tmp_path / "reviews.csv"
-    rows = [("She would love the new gallery", "happy", "a"), ("He would hate the queue", "sad", "b"),
-            ("Had a wonderful day with Emily", "happy", "a"), ("The cafe was fine", "neutral", "b")] * 10
+    rows = [(f"{text} on visit {i}", y, site) for i in range(10)  # distinct rows: duplicates are dropped
+            for text, y, site in [("She would love the new gallery", "happy", "a"), ("He would hate the queue", "sad", "b"),
+                                  ("Had a wonderful day with Emily", "happy", "a"), ("The cafe was fine", "neutral", "b")]]
     pd.DataFrame(rows, columns=["body", "y", "site"]).to_csv(data, index=False)
     out = tmp_path / "out"
     assert audit_main(["run", "--model", f"{sim_models}:fair", "--data", str(data), "--text-col", "body",
@@ -239,13 +240,14 @@ def test_junit_is_valid_and_has_one_case_per_rule(tiny_run):
 
 @pytest.mark.e2e
 def test_bundled_minilm_end_to_end(tmp_path):
-    """The embedded default model loads offline and is audited through the whole pipeline."""
+    """The embedded default model loads offline and is audited through the whole pipeline (it is a base model:
+    its classification head is random, which needs saying)."""
     out = tmp_path / "minilm"
     code = audit_main(["run", "--model", "bundled:all-MiniLM-L6-v2", "--suite", "identity", "--out", str(out),
-                       "--cache-dir", "", "-q"])
+                       "--cache-dir", "", "-q", "--allow-random-head"])
     assert code in (0, 1)
     results = json.loads((out / "results.json").read_text())
-    assert results["run"]["cases"] == 1170 and results["model"]["parameters"] > 20_000_000
+    assert results["run"]["cases"] == 3354 and results["model"]["parameters"] > 20_000_000
 
 
 def test_benchmarks_print_their_figures(tiny_classifier, tiny_base, small_csv, data_dir, capsys):

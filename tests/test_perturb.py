@@ -76,3 +76,10 @@ def test_perturbation_is_seeded(suites):
 def test_ambiguous_identity_words_are_not_swapped(suites):
     cases, coverage = perturb_texts(["A glass of white wine in the old town"], suites)
     assert cases.empty and "eligible" not in coverage["identity"]
+
+
+def test_gender_swap_leaves_other_words_untouched():
+    from audit.perturb import swap_gender
+
+    assert swap_gender("A guide at @NationalGallery said the Queen was there.", "male") == \
+        "A guide at @NationalGallery said the King was there."

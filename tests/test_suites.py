@@ -192,5 +192,36 @@ def test_generate_writes_cases_without_a_model(tmp_path, capsys):
     out = tmp_path / "cases.parquet"
     assert audit_main(["generate", "--suite", "identity", "--out", str(out)]) == 0
     cases = pd.read_parquet(out)
-    assert len(cases) == 1170 and "religion" in cases.columns
-    assert "1170 cases" in capsys.readouterr().out
+    assert len(cases) == 3354 and "religion" in cases.columns  # identity v2: 86 families x 39 terms
+    assert "3354 cases" in capsys.readouterr().out
+
+
+def test_eec_comparisons_are_like_for_like(suites):
+    """Issue 8: "I made Nichelle feel ecstatic." is never compared with "I made my father feel ecstatic."."""
+    from audit.matching import match
+
+    cases = build_cases([suites["eec"]])
+    for attribute in ("gender", "race", "gender×race"):
+        m = match(cases, attribute, ["gender", "race"])
+        rows = cases.iloc[m.rows].assign(stratum=m.stratum)
+        for _, members in rows.groupby("stratum"):
+            assert members["surface"].nunique() == 1 and members["family"].nunique() == 1
+            if members["surface"].iloc[0] == "noun phrase":
+                assert len(members) == 2 and attribute == "gender"  # she/he, my mother/my father ...
+                pair = {t.lower() for t in members["term"]}
+                assert pair in ({"she", "he"}, {"her", "him"}) or pair.pop().split()[0] == pair.pop().split()[0]
+            else:
+                other = {"gender": "race", "race": "gender"}.get(attribute)
+                assert other is None or members[other].nunique() == 1
+    race = match(cases, "race", ["gender", "race"])
+    assert set(cases.iloc[race.rows]["surface"]) == {"name"}
+
+
+def test_paired_groups_must_list_counterparts(tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(BASE.replace("{attributes: {gender: female}, terms: [Emily, Sarah]}",
+                                 "{attributes: {gender: female}, paired: true, terms: [Emily, Sarah]}")
+                    .replace("{attributes: {gender: male}, terms: [Greg, Todd]}",
+                             "{attributes: {gender: male}, paired: true, terms: [Greg]}"))
+    with pytest.raises(InputError, match=r"bad.yaml:6: field protected.person.groups.1.terms: paired group has 1"):
+        load_suite(path)
