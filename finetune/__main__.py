@@ -106,7 +106,8 @@ def check_options(args: argparse.Namespace) -> None:
                                         ("lr", 0, None, True), ("warmup", 0, 1, False), ("weight_decay", 0, None, False),
                                         ("max_length", 1, None, False), ("label_smoothing", 0, 1, False),
                                         ("patience", 0, None, False), ("stop_after", 1, None, False),
-                                        ("samples", 1, None, False)):
+                                        ("samples", 1, None, False), ("clp_weight", 0, None, True),
+                                        ("clp_pairs", 1, None, False)):
         if hasattr(args, option):
             check_number("--" + option.replace("_", "-"), getattr(args, option), low, high, low_open)
     if hasattr(args, "device"):

@@ -279,9 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m finetune.mitigation suites --out DIR`` writes the held-out and seen audit suites;
     ``python -m finetune.mitigation outcome BEFORE_MODEL BEFORE_AUDIT AFTER_MODEL AFTER_AUDIT`` prints the
     before/after table."""
-    import argparse
+    from finetune.errors import CliParser, run_main
 
-    p = argparse.ArgumentParser(prog="python -m finetune.mitigation", description=main.__doc__)
+    p = CliParser(prog="python -m finetune.mitigation", description=main.__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("suites", help="write <suite>-heldout.yaml and <suite>-seen.yaml")
     s.add_argument("--out", required=True, help="folder for the suite files")
@@ -289,8 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     o = sub.add_parser("outcome", help="before/after table: validation F1, largest |mean_shift|, gate verdicts")
     for name in ("before_model", "before_audit", "after_model", "after_audit"):
         o.add_argument(name)
-    args = p.parse_args(argv)
+    return run_main(p, argv, _dispatch)
+
+
+def _dispatch(args) -> int:
     if args.command == "suites":
+        from reports.files import check_writable
+
+        check_writable(args.out, "--out")
         for path in write_split_suites(args.out, args.seed):
             print(path)
     else:

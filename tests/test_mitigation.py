@@ -155,6 +155,28 @@ def test_unknown_mitigation_mode_is_a_usage_error(tiny_base, small_csv, tmp_path
     assert not (tmp_path / "m").exists()
 
 
+@pytest.mark.parametrize("option, value, message", [("--clp-weight", "-1", "--clp-weight -1.0: must be > 0"),
+                                                    ("--clp-weight", "nan", "must be a finite number"),
+                                                    ("--clp-pairs", "0", "--clp-pairs 0: must be >= 1")])
+def test_bad_clp_values_are_usage_errors(tiny_base, small_csv, tmp_path, capsys, option, value, message):
+    code = finetune_main(["train", "--data", str(small_csv), "--out", str(tmp_path / "m"), "--base-model",
+                          str(tiny_base), "--mitigate", "clp", option, value, "-q"])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "m").exists()
+
+
+def test_mitigation_command_errors_are_one_line(tmp_path, capsys):
+    from finetune.mitigation import main
+
+    (tmp_path / "file").write_text("x")
+    assert main(["suites", "--out", str(tmp_path / "file" / "below")]) == 2
+    assert main(["outcome", *(str(tmp_path / n) for n in ("a", "b", "c", "d"))]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith("error: ") for line in lines)
+    assert "metrics.json" in lines[1]
+
+
 def test_outcome_table_reads_f1_worst_shift_and_verdicts(tmp_path, capsys):
     from finetune.mitigation import outcome, print_outcome
 
