@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from finetune.errors import CliParser, InputError, check_number, run_main
+from core.errors import CliParser, InputError, check_number, run_main
 
 F = argparse.ArgumentDefaultsHelpFormatter
 PROG = "python -m audit"  # the `fairaudit` command sets its own name
@@ -38,7 +38,7 @@ def add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from audit.suites import DEFAULT_SUITES
+    from core.suites import DEFAULT_SUITES
 
     parser = CliParser(prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     from audit.console import print_summary
     from audit.run import AuditOptions, parse_label_map, run_audit
-    from audit.suites import DEFAULT_SUITES
+    from core.suites import DEFAULT_SUITES
 
     opts = AuditOptions(
         model=args.model, out=args.out, suites=args.suites if args.suites is not None else
@@ -159,9 +159,9 @@ def cmd_compare(args) -> int:
 
 def cmd_generate(args) -> int:
     from audit.run import AuditOptions, data_cases
-    from audit.suites import DEFAULT_SUITES
-    from audit.cases import attributes_of, build_cases, finalize
-    from audit.suites import load_suites, select_suites
+    from core.suites import DEFAULT_SUITES
+    from core.cases import attributes_of, build_cases, finalize
+    from core.suites import load_suites, select_suites
     import pandas as pd
 
     from reports.files import check_writable
@@ -204,8 +204,8 @@ def write_cases(cases, out: Path) -> None:
 
 
 def cmd_templates(args) -> int:
-    from audit.cases import attributes_of, build_cases
-    from audit.suites import load_suite, load_suites
+    from core.cases import attributes_of, build_cases
+    from core.suites import load_suite, load_suites
 
     check_number("--n", args.n, 0, low_open=True)
     if args.action == "validate":
@@ -249,7 +249,7 @@ def cmd_card(args) -> int:
 
 def cmd_bench(args) -> int:
     from audit.bench import run_bench
-    from finetune.model import pick_device
+    from core.model import pick_device
 
     check_number("--limit", args.limit, 0, low_open=True)
     pick_device(args.device)

@@ -15,7 +15,7 @@ import torch
 
 from audit.models import HFClassifier
 from audit.predict import score
-from finetune.data import data_file, resolve_data_dir
+from core.data import data_file, resolve_data_dir
 
 
 def matmul_peak(device: torch.device, size: int = 2048, repeats: int = 10, rounds: int = 5) -> float:

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 from audit.run import load_results
-from finetune.errors import InputError
+from core.errors import InputError
 from reports.files import write_text
 from reports.render import render
 

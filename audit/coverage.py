@@ -17,10 +17,10 @@ from functools import partial
 
 import numpy as np
 
-from audit.cases import attributes_of, build_cases
+from core.cases import attributes_of, build_cases
 from audit.metrics import all_metrics
 from audit.simulate import LABELS, Effect, SimulatedModel
-from audit.suites import select_suites
+from core.suites import select_suites
 
 MEANS = ("mean_shift", "label_shift", "flip_rate_difference", "flip_rate", "group_flip_rate", "selection_rate",
          "mean_prob", "ctf_gap")

@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from audit import stats
 from audit.records import REGISTRY
-from finetune.errors import InputError
+from core.errors import InputError
 
 DEFAULT_GATE = Path(__file__).with_name("default_gate.yaml")
 PRESETS = {"default": DEFAULT_GATE, "strict": Path(__file__).with_name("strict_gate.yaml")}

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from audit.suites import INTERSECTION
+from core.suites import INTERSECTION
 
 
 def components(attribute: str) -> list[str]:

@@ -24,8 +24,8 @@ from typing import Callable
 import numpy as np
 import torch
 
-from finetune.errors import InputError
-from finetune.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device
+from core.errors import InputError
+from core.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device
 
 SUM_TOLERANCE = 1e-4  # rows of probabilities must sum to 1 within this
 

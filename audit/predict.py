@@ -20,9 +20,9 @@ import numpy as np
 import torch
 
 from audit.models import CallableClassifier, HFClassifier
-from fairaudit.progress import progress as progress_bar
-from finetune.batching import collate
-from finetune.errors import InputError
+from core.progress import progress as progress_bar
+from core.batching import collate
+from core.errors import InputError
 
 VERIFY_SAMPLE = 32  # cached texts re-scored before a callable's cache entries are trusted
 VERIFY_TOLERANCE = 1e-6  # entries are stored as float32

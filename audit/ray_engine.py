@@ -23,7 +23,7 @@ import numpy as np
 
 from audit.models import CallableClassifier, HFClassifier
 from audit.predict import CALLABLE_BATCH, score, token_budget_batches
-from finetune.errors import InputError
+from core.errors import InputError
 
 INSTALL = "pip install 'fairaudit[ray]'"
 _LOAD_FAILED = "fairaudit: model replica could not be loaded on a Ray worker: "
@@ -156,7 +156,7 @@ class Replica:
             detail = str(getattr(exc, "cause", None) or exc).strip().splitlines()[-1]
             raise RuntimeError(f"{_LOAD_FAILED}{type(exc).__name__}: {detail}") from None
         if isinstance(self.model, HFClassifier):
-            from finetune.model import pick_device
+            from core.model import pick_device
 
             self.model.device = pick_device("auto")  # the GPU Ray assigned to this actor, if any
             self.model.model.to(self.model.device)

@@ -13,15 +13,15 @@ import numpy as np
 import pandas as pd
 
 from audit import gate as gates
-from audit.cases import attributes_of, build_cases, finalize
+from core.cases import attributes_of, build_cases, finalize
 from audit.metrics import all_metrics
 from audit.models import load_model
-from audit.perturb import perturb_texts
+from core.perturb import perturb_texts
 from audit.predict import PredictionCache, score
-from audit.suites import DEFAULT_SUITES, load_suites, select_suites
-from finetune.data import BUILTIN, load_data, read_table, require_columns
-from finetune.errors import InputError, check_number
-from finetune.model import pick_device
+from core.suites import DEFAULT_SUITES, load_suites, select_suites
+from core.data import BUILTIN, load_data, read_table, require_columns
+from core.errors import InputError, check_number
+from core.model import pick_device
 from reports.files import check_writable, published_folder, write_json, write_parquet
 
 SCHEMA = "fairaudit.results/1"

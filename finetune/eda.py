@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from finetune.data import clean_smile, load_data, read_smile_raw, resolve_data_dir
-from finetune.model import load_tokenizer
+from core.data import clean_smile, load_data, read_smile_raw, resolve_data_dir
+from core.model import load_tokenizer
 from reports.files import write_json
 from reports.training import write_data_card
 

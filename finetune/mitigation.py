@@ -16,12 +16,12 @@ The audit judges a mitigated model on ``<suite>-heldout`` (held-out terms in hel
 what generalised, ``<suite>-seen`` (seen terms in the same held-out frames): ``write_split_suites`` writes both
 as suite files for ``python -m audit run --templates DIR --suite identity-heldout ...``. Mitigation uses seen
 terms only, in seen frames (templates) or in training texts; a pair or copy whose text contains a held-out
-term anywhere is dropped. Gendered words (``audit.perturb.GENDER_PAIRS``) are not split: the EEC gender
+term anywhere is dropped. Gendered words (``core.perturb.GENDER_PAIRS``) are not split: the EEC gender
 results of a mitigated model are therefore not held-out evidence.
 
 **CDA** (Lu et al. 2018, "Gender Bias in Neural Natural Language Processing"; Zmigrod et al. 2019): every
 training sentence that mentions a gendered word, a first name or an identity term gets its counterfactual
-copies from the audit's own engine (``audit.perturb.perturb_texts``, seen lexicons), with the same label.
+copies from the audit's own engine (``core.perturb.perturb_texts``, seen lexicons), with the same label.
 
 **CLP** (Garg et al. 2019, "Counterfactual Fairness in Text Classification through Robustness", AIES): pairs
 (x, x') that differ only in a protected term; each step adds ``clp_pairs`` of them (sampled with a generator
@@ -52,7 +52,7 @@ def parse_modes(spec: str) -> list[str]:
     modes = [m.strip() for m in spec.split(",") if m.strip() and m.strip() != "none"]
     bad = [m for m in modes if m not in MODES]
     if bad:
-        from finetune.errors import InputError
+        from core.errors import InputError
 
         raise InputError(f"--mitigate: unknown mode {bad[0]!r} (choose from {', '.join(MODES)}, comma-separated)")
     return modes
@@ -99,7 +99,7 @@ def split_suite(raw: dict, seed: int) -> dict:
 
 def builtin_split(seed: int = 0) -> dict[str, dict]:
     """The split of every suite in ``SPLIT_SUITES`` (what ``metrics.json`` records as ``heldout_split``)."""
-    from audit.suites import BUILTIN_DIR
+    from core.suites import BUILTIN_DIR
 
     return {name: split_suite(yaml.safe_load((BUILTIN_DIR / f"{name}.yaml").read_text()), seed)
             for name in SPLIT_SUITES}
@@ -127,7 +127,7 @@ def restrict_suite(raw: dict, name: str, terms: dict[str, list[str]], frames: li
 def split_suites(seed: int = 0) -> dict[str, dict]:
     """Suite dicts by file stem: ``<s>-heldout`` and ``<s>-seen`` (held-out frames, for the audit) and
     ``<s>-train`` (seen terms in seen frames, for CLP)."""
-    from audit.suites import BUILTIN_DIR
+    from core.suites import BUILTIN_DIR
 
     out = {}
     for name in SPLIT_SUITES:
@@ -153,14 +153,14 @@ def write_split_suites(folder: str | Path, seed: int = 0) -> list[Path]:
 
 
 def _suite(raw: dict):
-    from audit.suites import Suite, SuiteFile
+    from core.suites import Suite, SuiteFile
 
     return Suite(SuiteFile.model_validate(raw), Path(f"<{raw['suite']}>"), "")
 
 
 def heldout_pattern(split: dict[str, dict]) -> re.Pattern:
     """Matches any held-out term as a whole word, exactly as the audit's ``Lexicon`` matches terms."""
-    from audit.perturb import Lexicon
+    from core.perturb import Lexicon
 
     return Lexicon({t: {} for sp in split.values() for ts in sp["heldout_terms"].values() for t in ts}).pattern()
 
@@ -168,7 +168,7 @@ def heldout_pattern(split: dict[str, dict]) -> re.Pattern:
 def counterfactual_copies(texts: list[str], seed: int = 0) -> list[tuple[int, str]]:
     """(source row, counterfactual text) for every text with a protected word, from ``perturb_texts`` with the
     seen lexicons; a copy is dropped if it or its source contains a held-out term."""
-    from audit.perturb import perturb_texts
+    from core.perturb import perturb_texts
 
     suites = {name.removesuffix("-train"): _suite(raw) for name, raw in split_suites(seed).items()
               if name.endswith("-train")}
@@ -181,7 +181,7 @@ def counterfactual_copies(texts: list[str], seed: int = 0) -> list[tuple[int, st
 
 def template_pairs(seed: int = 0) -> list[tuple[str, str]]:
     """Neighbouring members of every family of the ``-train`` suites (seen terms, seen frames)."""
-    from audit.cases import build_cases
+    from core.cases import build_cases
 
     cases = build_cases([_suite(raw) for name, raw in split_suites(seed).items() if name.endswith("-train")])
     pairs = []
@@ -218,7 +218,7 @@ class Mitigation:
         """CLP pool: training sentences with their counterfactual copies, and template pairs."""
         if "clp" not in self.modes:
             return
-        from finetune.batching import encode
+        from core.batching import encode
 
         text_pairs = [(texts[i], t) for i, t in counterfactual_copies(texts, self.seed)]
         tpl = template_pairs(self.seed)
@@ -279,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m finetune.mitigation suites --out DIR`` writes the held-out and seen audit suites;
     ``python -m finetune.mitigation outcome BEFORE_MODEL BEFORE_AUDIT AFTER_MODEL AFTER_AUDIT`` prints the
     before/after table."""
-    from finetune.errors import CliParser, run_main
+    from core.errors import CliParser, run_main
 
     p = CliParser(prog="python -m finetune.mitigation", description=main.__doc__)
     sub = p.add_subparsers(dest="command", required=True)

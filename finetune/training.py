@@ -24,14 +24,14 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel as DDP
 from transformers import get_linear_schedule_with_warmup
 
-from fairaudit import progress
-from finetune.batching import collate, encode, iterate, length_grouped_batches, sorted_batches
+from core import progress
+from core.batching import collate, encode, iterate, length_grouped_batches, sorted_batches
 from finetune.config import TrainConfig  # kept apart so that --help needs no torch
-from finetune.data import LabelledData, load_data
-from finetune.errors import InputError
+from core.data import LabelledData, load_data
+from core.errors import InputError
 from finetune.metrics import class_weights, classification_metrics
 from finetune.mitigation import Mitigation, parse_modes, write_split_suites
-from finetune.model import label_names, load_classifier, load_tokenizer, pick_device
+from core.model import label_names, load_classifier, load_tokenizer, pick_device
 from reports.files import write_json
 
 CHECKPOINT = "checkpoint.pt"

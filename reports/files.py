@@ -65,7 +65,7 @@ def check_writable(path: str | os.PathLike, option: str, folder: bool = True) ->
     Refused: an existing file where a folder is wanted (or a folder where a file is wanted), a path below a file,
     a place where a test file cannot be created (permissions, read-only file system).
     """
-    from finetune.errors import InputError
+    from core.errors import InputError
 
     path = Path(path)
     if folder and path.exists() and not path.is_dir():

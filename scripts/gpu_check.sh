@@ -29,7 +29,7 @@ step "bert-base-sized random models (offline: tokenizer of the bundled MiniLM, t
 run "$PY" - "$OUT" <<'PYEOF'
 import sys, torch
 from transformers import BertConfig, BertForSequenceClassification, BertModel
-from finetune.model import DEFAULT_BASE_MODEL, load_tokenizer
+from core.model import DEFAULT_BASE_MODEL, load_tokenizer
 out = sys.argv[1]
 tok = load_tokenizer(DEFAULT_BASE_MODEL)
 torch.manual_seed(0)

@@ -31,7 +31,7 @@ def data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from finetune.model import DEFAULT_BASE_MODEL, load_tokenizer
+    from core.model import DEFAULT_BASE_MODEL, load_tokenizer
 
     return load_tokenizer(DEFAULT_BASE_MODEL)
 

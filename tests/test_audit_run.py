@@ -38,7 +38,7 @@ fair.labels = biased.labels = labels
 
 @pytest.fixture(scope="session")
 def sim_models(tmp_path_factory):
-    from audit.suites import load_suites, term_of
+    from core.suites import load_suites, term_of
 
     names = load_suites()["names"].spec.protected["person"].groups
     female = {term_of(t).text.lower() for g in names if g.attributes["gender"] == "female" for t in g.terms}

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from audit import gate as gates
-from audit.cases import attributes_of, build_cases
+from core.cases import attributes_of, build_cases
 from audit.metrics import all_metrics
 from audit.simulate import LABELS, Effect, SimulatedModel
-from audit.suites import select_suites
+from core.suites import select_suites
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from finetune.__main__ import main as finetune_main
-from finetune.data import DATA_ENV, clean_smile, load_data, read_smile_raw, resolve_data_dir
-from finetune.errors import InputError
+from core.data import DATA_ENV, clean_smile, load_data, read_smile_raw, resolve_data_dir
+from core.errors import InputError
 
 
 def test_smile_cleaning_matches_the_seed(data_dir):

@@ -1,7 +1,7 @@
 import pytest
 
 from audit import gate as gates
-from finetune.errors import InputError
+from core.errors import InputError
 
 
 def gate(**rule):

@@ -6,9 +6,9 @@ import pytest
 
 from audit import gate as gates
 from audit import stats
-from audit.cases import attributes_of, build_cases
+from core.cases import attributes_of, build_cases
 from audit.metrics import all_metrics, counterfactual_metrics
-from audit.suites import DEFAULT_SUITES, select_suites
+from core.suites import DEFAULT_SUITES, select_suites
 
 
 def frame(rows):

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from audit.perturb import GENDER_PAIRS, swap_gender
-from audit.suites import load_suite
+from core.perturb import GENDER_PAIRS, swap_gender
+from core.suites import load_suite
 from finetune.__main__ import main as finetune_main
-from finetune.errors import InputError
+from core.errors import InputError
 from finetune.mitigation import (Mitigation, builtin_split, clp_loss, counterfactual_copies, template_pairs,
                                  write_split_suites)
 from finetune.training import TrainConfig, train

@@ -51,7 +51,7 @@ def test_wheel_carries_package_data_and_builds_without_warnings(wheel):
     path, log = wheel
     names = set(zipfile.ZipFile(path).namelist())
     assert set(PACKAGE_DATA) <= names, set(PACKAGE_DATA) - names
-    assert {"fairaudit/cli.py", "fairaudit/progress.py", "finetune/config.py", "audit/card.py"} <= names
+    assert {"fairaudit/cli.py", "core/progress.py", "finetune/config.py", "audit/card.py"} <= names
     assert not any(n.startswith(("tests/", "templates/")) for n in names)  # suites live under fairaudit/ only
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "fairaudit = fairaudit.cli:main" in zipfile.ZipFile(path).read(entry_points).decode()
@@ -76,8 +76,8 @@ def test_installed_wheel_audits_a_callable_from_outside_the_checkout(wheel, tmp_
     (work / "model.py").write_text(MODEL)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
     env.update(PYTHONNOUSERSITE="1", HF_HUB_OFFLINE="1")
-    where = subprocess.run([python, "-c", "import audit.suites, fairaudit, reports; print(audit.suites.__file__); "
-                            "print(audit.suites.BUILTIN_DIR); print(fairaudit.__file__)"],
+    where = subprocess.run([python, "-c", "import core.suites, fairaudit, reports; print(core.suites.__file__); "
+                            "print(core.suites.BUILTIN_DIR); print(fairaudit.__file__)"],
                            cwd=work, env=env, capture_output=True, text=True, timeout=120)
     assert where.returncode == 0, where.stderr
     assert all(line.startswith(str(site)) for line in where.stdout.split()), where.stdout  # not the checkout

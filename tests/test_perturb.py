@@ -1,7 +1,7 @@
 import pytest
 
-from audit.perturb import gender_of, perturb_texts, swap_gender
-from audit.suites import load_suites
+from core.perturb import gender_of, perturb_texts, swap_gender
+from core.suites import load_suites
 
 PAIRS = [("he", "she"), ("himself", "herself"), ("Mr", "Mrs"), ("man", "woman"), ("men", "women"),
          ("father", "mother"), ("boy", "girl"), ("son", "daughter"), ("brother", "sister"), ("husband", "wife"),
@@ -79,7 +79,7 @@ def test_ambiguous_identity_words_are_not_swapped(suites):
 
 
 def test_gender_swap_leaves_other_words_untouched():
-    from audit.perturb import swap_gender
+    from core.perturb import swap_gender
 
     assert swap_gender("A guide at @NationalGallery said the Queen was there.", "male") == \
         "A guide at @NationalGallery said the King was there."

@@ -3,8 +3,8 @@ import io
 
 from tqdm import tqdm
 
-from fairaudit import progress as progress_mod
-from fairaudit.progress import LogLines, is_live, progress
+from core import progress as progress_mod
+from core.progress import LogLines, is_live, progress
 
 
 class Tty(io.StringIO):

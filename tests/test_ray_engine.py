@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from audit.__main__ import main as audit_main
-from audit.cases import build_cases
+from core.cases import build_cases
 from audit.models import CallableClassifier, HFClassifier
 from audit.predict import score
-from audit.suites import load_suites
-from finetune.errors import InputError
+from core.suites import load_suites
+from core.errors import InputError
 
 ray = pytest.importorskip("ray", reason="the [ray] extra is not installed")
 from audit.ray_engine import RayEngine  # noqa: E402

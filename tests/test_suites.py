@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from audit.__main__ import main as audit_main
-from audit.cases import build_cases
-from audit.suites import BUILTIN_DIR, PLACEHOLDER, common_words, load_suite, load_suites, select_suites, term_of
-from finetune.errors import InputError
+from core.cases import build_cases
+from core.suites import BUILTIN_DIR, PLACEHOLDER, common_words, load_suite, load_suites, select_suites, term_of
+from core.errors import InputError
 
 
 @pytest.fixture(scope="module")

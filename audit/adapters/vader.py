@@ -15,7 +15,7 @@ def predict(texts: list[str]) -> np.ndarray:
     try:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
     except ImportError as exc:  # the optional extra is missing
-        from finetune.errors import InputError
+        from core.errors import InputError
 
         raise InputError("the VADER adapter needs the 'vader' extra: pip install 'fairaudit[vader]'") from exc
     analyzer = SentimentIntensityAnalyzer()

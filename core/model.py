@@ -13,8 +13,8 @@ import torch
 from transformers import logging as transformers_logging
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from finetune.config import DEFAULT_BASE_MODEL
-from finetune.errors import InputError
+from core import DEFAULT_BASE_MODEL
+from core.errors import InputError
 
 transformers_logging.set_verbosity_error()  # load reports list the new head as "missing": expected, not news
 transformers_logging.disable_progress_bar()  # per-file load/save bars drown our own progress output

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from audit.cases import attributes_of, finalize
-from audit.suites import Suite, term_of
+from core.cases import attributes_of, finalize
+from core.suites import Suite, term_of
 
 # Gendered word pairs (female, male). "her" and "his" are handled by role below.
 GENDER_PAIRS = [

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from finetune.errors import InputError
+from core.errors import InputError
 
 DATA_ENV = "FAIRAUDIT_DATA"
 DEFAULT_DATA_DIR = Path("../shared/data")

@@ -36,7 +36,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from finetune.errors import InputError
+from core.errors import InputError
 
 
 def builtin_dir() -> Path:

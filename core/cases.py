@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from audit.suites import INTERSECTION, PLACEHOLDER, Suite, Template, term_of
+from core.suites import INTERSECTION, PLACEHOLDER, Suite, Template, term_of
 
 BASE_COLUMNS = ["case_id", "suite", "template", "template_id", "family", "text", "expectation", "expected_label",
                 "direction_label", "direction_sign", "source_row", "slot", "term", "surface", "pair"]
