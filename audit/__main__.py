@@ -67,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder / hub")
     r.add_argument("--allow-random-head", action="store_true", help="audit a model whose classification head is not "
                                                                   "in its weights (initialised at random)")
+    r.add_argument("--robustness", default="all", help="robustness perturbations of the template sentences and "
+                   "--data texts: all | none | a comma-separated list of typos, case, punctuation, tweet, contractions")
+    r.add_argument("--robustness-sample", type=int, default=300, help="robustness: at most this many texts per "
+                   "source (one base sentence per template family; --data texts), seeded sample")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_engine_options(r)
 
@@ -124,7 +128,8 @@ def cmd_run(args) -> int:
         allow_inconclusive=args.allow_inconclusive, cache_dir=args.cache_dir or None, device=args.device,
         precision=args.precision, max_tokens=args.max_tokens, allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code, allow_random_head=args.allow_random_head, progress=not args.quiet,
-        engine=args.engine, ray_address=args.ray_address, workers=args.workers)
+        engine=args.engine, ray_address=args.ray_address, workers=args.workers, robustness=args.robustness,
+        robustness_sample=args.robustness_sample)
     results = run_audit(opts)
     print_summary(results, Path(args.out))
     return 0 if args.no_fail else exit_code(results["gate"]["verdict"], args.allow_inconclusive)
@@ -160,7 +165,8 @@ def cmd_compare(args) -> int:
 def cmd_generate(args) -> int:
     from audit.run import AuditOptions, data_cases
     from core.suites import DEFAULT_SUITES
-    from core.cases import attributes_of, build_cases, finalize
+    from core.cases import build_cases, finalize
+    from core.perturb import case_attributes
     from core.suites import load_suites, select_suites
     import pandas as pd
 
@@ -180,7 +186,7 @@ def cmd_generate(args) -> int:
                             split=args.split, seed=args.seed)
         extra, coverage, _ = data_cases(opts, all_suites)
         cases = finalize(pd.concat([cases, extra], ignore_index=True),
-                         list(dict.fromkeys(attributes_of(list(all_suites.values())) + ["gender"])),
+                         case_attributes(list(all_suites.values())),
                          unique=["family", "text"])
     write_cases(cases, Path(args.out))
     print(f"{len(cases)} cases, {cases['family'].nunique()} families -> {args.out}")

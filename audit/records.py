@@ -13,7 +13,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class MetricInfo:
-    kind: str     # counterfactual | group | auc
+    kind: str     # counterfactual | group | auc | robustness
     scale: str    # rate (0..1) | gap (>= 0) | signed (-1..1) | ratio (0..1)
     formula: str
     reference: str = ""
@@ -47,6 +47,13 @@ REGISTRY: dict[str, MetricInfo] = {
     "subgroup_auc": MetricInfo("auc", "rate", "AUC within g", "Borkan et al. 2019; Hanley & McNeil 1982"),
     "bpsn_auc": MetricInfo("auc", "rate", "AUC of background positives vs subgroup negatives", "Borkan et al. 2019"),
     "bnsp_auc": MetricInfo("auc", "rate", "AUC of background negatives vs subgroup positives", "Borkan et al. 2019"),
+    "robustness_flip_rate": MetricInfo("robustness", "rate", "share of (original, variant) pairs of a robustness "
+                                       "plug-in whose labels differ (1 - invariance rate); Wilson at the design "
+                                       "effect of the original texts", "CheckList INV, Ribeiro et al. 2020; typos: "
+                                       "Belinkov & Bisk 2018"),
+    "robustness_delta_p": MetricInfo("robustness", "gap", "mean |p_y(x') - p_y(x)| over (original x, variant x') "
+                                     "pairs, y the original's predicted class; cluster-robust t interval over "
+                                     "original texts", "CheckList INV, Ribeiro et al. 2020"),
 }
 CONTRASTS = ("mean_shift", "label_shift", "flip_rate_difference")
 
@@ -54,7 +61,7 @@ CONTRASTS = ("mean_shift", "label_shift", "flip_rate_difference")
 @dataclass
 class Metric:
     metric: str
-    kind: str  # counterfactual | group | auc
+    kind: str  # counterfactual | group | auc | robustness
     suite: str
     attribute: str
     value: float | None

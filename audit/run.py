@@ -13,10 +13,11 @@ import numpy as np
 import pandas as pd
 
 from audit import gate as gates
-from core.cases import attributes_of, build_cases, finalize
+from core.cases import build_cases, finalize
 from audit.metrics import all_metrics
 from audit.models import load_model
-from core.perturb import perturb_texts
+from audit import robustness as robust_
+from core.perturb import case_attributes, parse_robustness, perturb_texts
 from audit.predict import PredictionCache, score
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
 from core.data import BUILTIN, load_data, read_table, require_columns
@@ -25,7 +26,7 @@ from core.model import pick_device
 from reports.files import check_writable, published_folder, write_json, write_parquet
 
 SCHEMA = "fairaudit.results/1"
-OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
+OUTPUTS = ("cases.parquet", "robustness.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
 STALE = ("compare.html", "compare.md")  # a compare of the previous run in this folder would describe another run
 REQUIRED = {"schema": str, "run": dict, "model": dict, "metrics": list, "gate": dict}
 
@@ -61,6 +62,8 @@ class AuditOptions:
     engine: str = "local"            # local | ray (audit/ray_engine.py)
     ray_address: str | None = None   # None: $RAY_ADDRESS, else a local cluster for this run
     workers: int | None = None       # Ray model replicas (default: one per GPU, else per CPU)
+    robustness: str = "all"          # robustness plug-ins: all | none | typos,case,... (audit/robustness.py)
+    robustness_sample: int = 300     # at most this many texts per robustness source (seeded sample)
 
 
 def check_options(opts: AuditOptions) -> None:
@@ -68,6 +71,8 @@ def check_options(opts: AuditOptions) -> None:
     check_number("--n-boot", opts.n_boot, 0)
     check_number("--max-tokens", opts.max_tokens, 0, low_open=True)
     check_number("--max-cases", opts.max_cases, 0, low_open=True)
+    check_number("--robustness-sample", opts.robustness_sample, 0, low_open=True)
+    parse_robustness(opts.robustness)
     pick_device(opts.device)
     for option, value in (("--label-col", opts.label_col), ("--group-col", opts.group_col)):
         if value and not opts.data:
@@ -117,8 +122,8 @@ def check_labels(opts: AuditOptions, cases: pd.DataFrame, labels: list[str], all
                              f"({len(unknown)} such; model labels: {', '.join(labels)}); map them with --label-map")
 
 
-def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict, dict]:
-    """Perturbation families of a data set's texts, plus its rows as a group slice when ``--group-col``."""
+def read_data(opts: AuditOptions) -> tuple[list[str], list | None, pd.Series | None, dict]:
+    """The texts of ``--data``, their labels (``--label-col``) and groups (``--group-col``), and where from."""
     if opts.data in BUILTIN:
         data = load_data(opts.data, opts.data_dir)
         split = opts.split or ("test" if "test" in data.splits else "val")
@@ -142,6 +147,12 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
         source = {"name": path.name, "path": str(path), "rows": len(texts)}
     if not texts:
         raise InputError(f"data set {opts.data}: no rows")
+    return texts, labels, groups, source
+
+
+def data_cases(opts: AuditOptions, all_suites: dict, data: tuple | None = None) -> tuple[pd.DataFrame, dict, dict]:
+    """Perturbation families of a data set's texts, plus its rows as a group slice when ``--group-col``."""
+    texts, labels, groups, source = data or read_data(opts)
     # a repeated text is one counterfactual family, not several (duplicates would inflate n and shrink intervals)
     first = pd.Series(texts).drop_duplicates().index.tolist()
     input_counts = {"rows": len(texts), "unique texts": len(first), "duplicate texts dropped": len(texts) - len(first)}
@@ -179,13 +190,16 @@ def run_audit(opts: AuditOptions) -> dict:
     all_suites = load_suites(opts.templates)
     suites = select_suites(opts.suites, available=all_suites) if opts.suites else []
     cases = build_cases(suites, opts.max_cases, opts.seed)
-    coverage, source = {}, None
+    coverage, source, data = {}, None, (read_data(opts) if opts.data else None)
+    robust, robust_cov = robust_.robustness_cases(parse_robustness(opts.robustness), {
+        "templates": robust_.template_sentences(cases, [s.name for s in suites]),
+        "data": robust_.unique_texts(*data[:2]) if data else ([], None)}, opts.robustness_sample, opts.seed)
     if opts.data:
-        extra, coverage, source = data_cases(opts, all_suites)
+        extra, coverage, source = data_cases(opts, all_suites, data)
         cases = pd.concat([cases, extra], ignore_index=True) if not cases.empty else extra
     if cases.empty:
         raise InputError("no cases to score: choose a --suite or give --data with something to swap")
-    attributes = [a for a in dict.fromkeys(attributes_of(list(all_suites.values())) + ["gender"] +
+    attributes = [a for a in dict.fromkeys(case_attributes(list(all_suites.values())) +
                                            ([opts.group_col] if opts.group_col else [])) if a in cases.columns]
     cases = finalize(cases, attributes, unique=["family", "text"])  # each part is de-duplicated already
 
@@ -194,22 +208,25 @@ def run_audit(opts: AuditOptions) -> dict:
                        allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code,
                        allow_random_head=opts.allow_random_head)
     check_labels(opts, cases, model.labels, all_suites)
-    gates.check_selectors(gate, gate_source, gates.names_in_run(cases, attributes, model.labels))
+    names = gates.names_in_run(cases, attributes, model.labels)
+    for key, values in robust_.selector_names(robust).items():
+        names[key] = names.get(key, set()) | values
+    gates.check_selectors(gate, gate_source, names)
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
+        robust_probs, robust_timing = score(model, robust["text"].tolist(), cache, opts.max_tokens, opts.progress,
+                                            engine) if not robust.empty else (None, None)
     finally:
         if cache:
             cache.close()
     labels = model.labels
-    cases["pred"] = [labels[i] for i in probs.argmax(axis=1)]
-    for i, label in enumerate(labels):
-        cases[f"p_{label}"] = probs[:, i]
+    cases, robust = _scored(cases, probs, labels), _scored(robust, robust_probs, labels)
     mapped = cases["expected_label"].map(lambda x: None if x is None else opts.label_map.get(x, x))
     cases["y_true"] = mapped.where(mapped.isin(labels), None)
 
     metrics = [m.to_dict() for m in all_metrics(cases, labels, attributes, opts.n_boot, gate.alpha, opts.seed,
-                                                gate.correction)]
+                                                gate.correction) + robust_.robustness_metrics(robust, labels, gate.alpha)]
     if baseline is not None and not {m["id"] for m in metrics} & {m["id"] for m in baseline}:
         raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
                          f"attributes or labels?): nothing to compare against")
@@ -236,14 +253,26 @@ def run_audit(opts: AuditOptions) -> dict:
         "coverage": {"cases_by_suite": _counts(cases, ["suite"]),
                      "cases_by_attribute": {a: _counts(cases[cases[a].notna()], ["suite", a]) for a in attributes},
                      "perturbation": coverage},
+        "robustness": robust_.section(robust, labels, parse_robustness(opts.robustness), robust_cov,
+                                      opts.robustness_sample, robust_timing),
         "metrics": metrics,
         "gate": verdicts,
     }
-    write_outputs(Path(opts.out), results, cases)
+    write_outputs(Path(opts.out), results, cases, robust)
     return results
 
 
-def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
+def _scored(frame: pd.DataFrame, probs: np.ndarray | None, labels: list[str]) -> pd.DataFrame:
+    """``frame`` with the predicted label and one ``p_<label>`` column per class."""
+    if probs is None:
+        return frame
+    frame["pred"] = [labels[i] for i in probs.argmax(axis=1)]
+    for i, label in enumerate(labels):
+        frame[f"p_{label}"] = probs[:, i]
+    return frame
+
+
+def write_outputs(out: Path, results: dict, cases: pd.DataFrame, robust: pd.DataFrame | None = None) -> None:
     """The outputs appear together: staged beside ``out``, published with ``results.json`` last (the completion
     marker that ``report``, ``compare`` and ``--baseline`` require)."""
     from reports.audit import write_reports
@@ -251,6 +280,8 @@ def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
     clean = _clean(results)
     with published_folder(out, last="results.json", stale=STALE) as staging:
         write_parquet(staging / "cases.parquet", cases)
+        if robust is not None and not robust.empty:
+            write_parquet(staging / "robustness.parquet", robust)
         write_reports(staging, clean, cases)
         write_json(staging / "results.json", clean)
 

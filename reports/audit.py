@@ -102,7 +102,7 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
     """One section per suite x attribute with its charts, tables and worst families."""
     labels = results["model"]["labels"]
     metrics = results["metrics"]
-    pairs = list(dict.fromkeys((m["suite"], m["attribute"]) for m in metrics))
+    pairs = list(dict.fromkeys((m["suite"], m["attribute"]) for m in metrics if m["kind"] != "robustness"))
     out = []
     for suite, attribute in pairs:
         ms = [m for m in metrics if m["suite"] == suite and m["attribute"] == attribute]
