@@ -95,6 +95,12 @@ class RobustnessPerturbation(Perturbation, abstract=True):
         return ["applied"] + ["variants"] * len(family.variants) + [f"variants:{v.group}" for v in family.variants]
 
 
+def distinct(text: str, variants: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``variants`` without those equal to ``text`` or to an earlier variant (an edit that changed nothing)."""
+    seen = {text}
+    return [(t, g) for t, g in variants if t and not (t in seen or seen.add(t))]
+
+
 REGISTRY: dict[str, type[Perturbation]] = {}
 
 

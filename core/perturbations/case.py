@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from core.perturbations.base import RobustnessPerturbation, register
+from core.perturbations.base import RobustnessPerturbation, distinct, register
 
 WORD = re.compile(r"[A-Za-z]+(?:['’][A-Za-z]+)*")
 
@@ -20,4 +20,4 @@ class CaseChange(RobustnessPerturbation):
     description = "the text in lower, upper and title case"
 
     def variants(self, text: str) -> list[tuple[str, str]]:
-        return [(text.lower(), "lower"), (text.upper(), "upper"), (title_case(text), "title")]
+        return distinct(text, [(text.lower(), "lower"), (text.upper(), "upper"), (title_case(text), "title")])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from core.perturbations.base import RobustnessPerturbation, register
+from core.perturbations.base import RobustnessPerturbation, distinct, register
 from core.perturbations.gender import match_case
 
 PAIRS = [("do not", "don't"), ("does not", "doesn't"), ("did not", "didn't"), ("is not", "isn't"),
@@ -44,4 +44,5 @@ class Contractions(RobustnessPerturbation):
     description = "contractions expanded (don't -> do not) and contracted (do not -> don't)"
 
     def variants(self, text: str) -> list[tuple[str, str]]:
-        return [(_rewrite(text, CONTRACTED, EXPAND), "expand"), (_rewrite(text, EXPANDED, CONTRACT), "contract")]
+        return distinct(text, [(_rewrite(text, CONTRACTED, EXPAND), "expand"),
+                               (_rewrite(text, EXPANDED, CONTRACT), "contract")])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from core.perturbations.base import RobustnessPerturbation, register
+from core.perturbations.base import RobustnessPerturbation, distinct, register
 from core.perturbations.typos import is_handle
 
 SENTENCE_MARKS = re.compile(r"[.!?]+(?=\s|$)")
@@ -30,4 +30,4 @@ class Punctuation(RobustnessPerturbation):
             out.append((body + body[-1] * 2, "repeat"))
         elif body and not is_handle(body.split()[-1]):
             out.append((body + ".", "add"))
-        return [(t, g) for t, g in out if t]
+        return distinct(text, out)

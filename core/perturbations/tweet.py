@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from core.perturbations.base import RobustnessPerturbation, register
+from core.perturbations.base import RobustnessPerturbation, distinct, register
 from core.perturbations.gender import FUNCTION_WORDS
 from core.perturbations.typos import TOKEN, is_handle
 
@@ -50,4 +50,4 @@ class TweetEdits(RobustnessPerturbation):
             out.append((text[:at] + "#" + text[at:], "hashtag-add"))
         if HASHTAG.search(text):
             out.append((HASHTAG.sub("", text), "hashtag-strip"))
-        return [(t, g) for t, g in out if t]
+        return distinct(text, out)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from core.perturbations.base import RobustnessPerturbation, register
+from core.perturbations.base import RobustnessPerturbation, distinct, register
 
 RATE = 0.05
 ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -64,4 +64,4 @@ class Typos(RobustnessPerturbation):
         for i in sorted(rng.sample(spots, max(1, round(RATE * len(spots))))):
             new = rng.choice(NEIGHBOURS[chars[i].lower()])
             chars[i] = new.upper() if chars[i].isupper() else new
-        return [("".join(chars), "typo")]
+        return distinct(text, [("".join(chars), "typo")])
