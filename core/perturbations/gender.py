@@ -98,7 +98,7 @@ class GenderSwap(Perturbation):
             return []
         other = "male" if g == "female" else "female"
         variant = swap_gender(text, other)
-        if variant == text:
-            return []
-        self.coverage["eligible"] += 1
-        return [Family("gender", g, [Variant(variant, other, other)])]
+        return [Family("gender", g, [Variant(variant, other, other)])] if variant != text else []
+
+    def counts(self, family: Family) -> list[str]:
+        return super().counts(family) + ["eligible"]  # a text is eligible when its swap changed it
