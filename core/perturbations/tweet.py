@@ -14,7 +14,7 @@ import re
 
 from core.perturbations.base import RobustnessPerturbation, distinct, register
 from core.perturbations.gender import FUNCTION_WORDS
-from core.perturbations.typos import TOKEN, is_handle
+from core.perturbations.typos import word_tokens
 
 NEUTRAL_EMOJI = ("\U0001F4F8", "\U0001F4CD", "\U0001F4C5", "\U0001F517")  # camera, pin, calendar, link
 EMOJI = re.compile("[\U0001F1E6-\U0001F1FF\U0001F300-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F\u200D]+")
@@ -25,12 +25,8 @@ WRAPPING = ".,;:!?\"'()[]"
 
 def hashtag_candidates(text: str) -> list[int]:
     """Offsets of the words that ``hashtag-add`` may tag."""
-    out = []
-    for tok in TOKEN.finditer(text):
-        word = tok.group(0).strip(WRAPPING)
-        if not is_handle(tok.group(0)) and PLAIN_WORD.fullmatch(word) and word.lower() not in FUNCTION_WORDS:
-            out.append(tok.start() + len(tok.group(0)) - len(tok.group(0).lstrip(WRAPPING)))
-    return out
+    return [at + len(tok) - len(tok.lstrip(WRAPPING)) for at, tok in word_tokens(text)
+            if PLAIN_WORD.fullmatch(tok.strip(WRAPPING)) and tok.strip(WRAPPING).lower() not in FUNCTION_WORDS]
 
 
 @register

@@ -39,15 +39,14 @@ def is_handle(token: str) -> bool:
     return token[0] in "@#" or "://" in token or token.startswith("www.")
 
 
+def word_tokens(text: str) -> list[tuple[int, str]]:
+    """(offset, token) of the whitespace-separated tokens that are not @mentions, #hashtags or URLs."""
+    return [(m.start(), m.group(0)) for m in TOKEN.finditer(text) if not is_handle(m.group(0))]
+
+
 def eligible_letters(text: str) -> list[int]:
     """Positions of the letters a typo may hit: words of 3+ letters outside @mentions, #hashtags and URLs."""
-    out = []
-    for tok in TOKEN.finditer(text):
-        if is_handle(tok.group(0)):
-            continue
-        for w in WORD.finditer(tok.group(0)):
-            out += range(tok.start() + w.start(), tok.start() + w.end())
-    return out
+    return [at + i for at, tok in word_tokens(text) for w in WORD.finditer(tok) for i in range(w.start(), w.end())]
 
 
 @register
