@@ -51,7 +51,8 @@ def test_wheel_carries_package_data_and_builds_without_warnings(wheel):
     path, log = wheel
     names = set(zipfile.ZipFile(path).namelist())
     assert set(PACKAGE_DATA) <= names, set(PACKAGE_DATA) - names
-    assert {"fairaudit/cli.py", "core/progress.py", "finetune/config.py", "audit/card.py"} <= names
+    assert {"fairaudit/cli.py", "core/progress.py", "finetune/config.py", "audit/card.py",
+            "core/perturbations/typos.py", "reports/templates/robustness.html.j2"} <= names
     assert not any(n.startswith(("tests/", "templates/")) for n in names)  # suites live under fairaudit/ only
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     assert "fairaudit = fairaudit.cli:main" in zipfile.ZipFile(path).read(entry_points).decode()
