@@ -2,13 +2,14 @@
 hashtags, contractions)? CheckList's invariance test (INV, Ribeiro et al. 2020) applied to surface noise; typos
 as in Belinkov & Bisk (2018).
 
-Texts: the ``--data`` texts when given, and one base sentence per template family (its first member) of the
-audited suites, so that a default run has robustness too; each source is capped at ``sample`` texts by a seeded
-sample (``random.Random(seed)``, kept in table order). Every registered robustness plug-in
+Texts (each *source* apart): one base sentence per template family (its first member) of each audited suite,
+so that a default run has robustness too, and the ``--data`` texts when given (source ``data``); each source is
+capped at ``sample`` texts by a seeded sample (``random.Random(seed)``, kept in table order), so a suite's
+sample does not depend on the other suites of the run. Every registered robustness plug-in
 (``core/perturbations/``) makes a *family* of each text: the original plus its variants. Families are scored
 apart from the case table (the same model, cache and engine) and kept out of the bias metrics.
 
-Per source x plug-in (metric records: ``suite`` = the source, ``templates`` or ``data``; ``attribute`` =
+Per source x plug-in (metric records: ``suite`` = the source, a suite name or ``data``; ``attribute`` =
 ``robustness``; ``group`` = the plug-in):
 
 * ``robustness_flip_rate`` = share of (original, variant) pairs whose predicted labels differ; the invariance
@@ -32,18 +33,15 @@ from audit.records import Metric, prob_matrix
 from core.perturb import robustness_texts
 from core.perturbations import ORIGINAL, REGISTRY, ROBUSTNESS
 
-SOURCES = ("templates", "data")
-
-
 def sample_texts(texts: list[str], labels: list | None, limit: int, seed: int) -> tuple[list[str], list | None]:
     """At most ``limit`` of ``texts`` (seeded sample, original order kept)."""
     keep = sorted(random.Random(seed).sample(range(len(texts)), limit)) if len(texts) > limit else range(len(texts))
     return [texts[i] for i in keep], None if labels is None else [labels[i] for i in keep]
 
 
-def template_sentences(cases: pd.DataFrame, suites: list[str]) -> tuple[list[str], list]:
-    """One base sentence per family of ``suites`` in the case table: its first member, with its expected label."""
-    first = cases[cases["suite"].isin(suites)].drop_duplicates("family", keep="first")
+def template_sentences(cases: pd.DataFrame, suite: str) -> tuple[list[str], list]:
+    """One base sentence per family of ``suite`` in the case table: its first member, with its expected label."""
+    first = cases[cases["suite"] == suite].drop_duplicates("family", keep="first")
     return first["text"].tolist(), first["expected_label"].tolist()
 
 
@@ -127,8 +125,8 @@ def section(table: pd.DataFrame, labels: list[str], names: list[str], coverage: 
             timing: dict | None) -> dict:
     """The ``robustness`` part of results.json (plain JSON; the metric records travel with the others)."""
     return {"perturbations": [{"name": n, "description": REGISTRY[n].description} for n in names],
-            "sample": limit, "texts": {s: int(table.loc[table["origin"] == s, "source_row"].nunique())
-                                       for s in SOURCES if not table.empty and (table["origin"] == s).any()},
+            "sample": limit, "texts": {} if table.empty else
+            {s: int(g["source_row"].nunique()) for s, g in table.groupby("origin", sort=False)},
             "coverage": coverage, "scoring": timing, "worst": worst_examples(table, labels)}
 
 

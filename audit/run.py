@@ -63,7 +63,7 @@ class AuditOptions:
     ray_address: str | None = None   # None: $RAY_ADDRESS, else a local cluster for this run
     workers: int | None = None       # Ray model replicas (default: one per GPU, else per CPU)
     robustness: str = "all"          # robustness plug-ins: all | none | typos,case,... (audit/robustness.py)
-    robustness_sample: int = 150     # at most this many texts per robustness source (seeded sample)
+    robustness_sample: int = 100     # at most this many texts per robustness source (seeded sample)
 
 
 def check_options(opts: AuditOptions) -> None:
@@ -192,7 +192,7 @@ def run_audit(opts: AuditOptions) -> dict:
     cases = build_cases(suites, opts.max_cases, opts.seed)
     coverage, source, data = {}, None, (read_data(opts) if opts.data else None)
     robust, robust_cov = robust_.robustness_cases(parse_robustness(opts.robustness), {
-        "templates": robust_.template_sentences(cases, [s.name for s in suites]),
+        **{s.name: robust_.template_sentences(cases, s.name) for s in suites},
         "data": robust_.unique_texts(*data[:2]) if data else ([], None)}, opts.robustness_sample, opts.seed)
     if opts.data:
         extra, coverage, source = data_cases(opts, all_suites, data)

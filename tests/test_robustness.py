@@ -18,7 +18,8 @@ def case_table():
     """The case plug-in on one base sentence of each family of the three built-in suites (291 texts)."""
     suites = load_suites()
     cases = build_cases(list(suites.values()))
-    table, _ = robustness_cases(["case"], {"templates": template_sentences(cases, list(suites))}, 1000, 0)
+    sources = {"templates": tuple(sum(x, []) for x in zip(*(template_sentences(cases, s) for s in suites)))}
+    table, _ = robustness_cases(["case"], sources, 1000, 0)
     return table
 
 
@@ -112,7 +113,7 @@ def test_audit_reports_and_gates_robustness(shouty, tmp_path):
     records = {m["id"]: m for m in results["metrics"] if m["kind"] == "robustness"}
     case = records["robustness_flip_rate/data/robustness/case"]
     assert case["details"]["by_variant"]["upper"]["flip_rate"] == 1.0 and case["value"] == pytest.approx(3 / 8)  # "the gallery ..." has no lower-case variant
-    assert not any("/templates/" in i for i in records)  # --data alone: no suites, so no template sentences
+    assert all("/data/" in i for i in records)  # --data alone: no suites, so no template sentences
     verdicts = [r["verdict"] for r in results["gate"]["rules"]]
     assert code == 1 and verdicts[0] == "fail"
     assert results["run"]["cases"] == sum(results["coverage"]["cases_by_suite"].values())  # kept out of the cases
@@ -135,8 +136,8 @@ def test_robustness_none_and_bad_values(shouty, tmp_path, capsys):
     assert audit_main(base + ["--robustness", "punctuation", "--robustness-sample", "5", "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     flips = [m for m in results["metrics"] if m["metric"] == "robustness_flip_rate"]
-    assert [m["id"] for m in flips] == ["robustness_flip_rate/templates/robustness/punctuation"]
-    assert flips[0]["n_min"] == 5 and results["robustness"]["texts"] == {"templates": 5}
+    assert [m["id"] for m in flips] == ["robustness_flip_rate/identity/robustness/punctuation"]
+    assert flips[0]["n_min"] == 5 and results["robustness"]["texts"] == {"identity": 5}
     capsys.readouterr()
     gate = tmp_path / "typo.yaml"
     gate.write_text("rules: [{name: r, metric: robustness_flip_rate, group: typo, max: 0.1}]\n")
