@@ -26,7 +26,7 @@ from core.model import pick_device
 from reports.files import check_writable, published_folder, write_json, write_parquet
 
 SCHEMA = "fairaudit.results/1"
-OUTPUTS = ("cases.parquet", "robustness.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
+OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
 STALE = ("compare.html", "compare.md")  # a compare of the previous run in this folder would describe another run
 REQUIRED = {"schema": str, "run": dict, "model": dict, "metrics": list, "gate": dict}
 
@@ -258,7 +258,7 @@ def run_audit(opts: AuditOptions) -> dict:
         "metrics": metrics,
         "gate": verdicts,
     }
-    write_outputs(Path(opts.out), results, cases, robust)
+    write_outputs(Path(opts.out), results, cases)
     return results
 
 
@@ -272,7 +272,7 @@ def _scored(frame: pd.DataFrame, probs: np.ndarray | None, labels: list[str]) ->
     return frame
 
 
-def write_outputs(out: Path, results: dict, cases: pd.DataFrame, robust: pd.DataFrame | None = None) -> None:
+def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
     """The outputs appear together: staged beside ``out``, published with ``results.json`` last (the completion
     marker that ``report``, ``compare`` and ``--baseline`` require)."""
     from reports.audit import write_reports
@@ -280,8 +280,6 @@ def write_outputs(out: Path, results: dict, cases: pd.DataFrame, robust: pd.Data
     clean = _clean(results)
     with published_folder(out, last="results.json", stale=STALE) as staging:
         write_parquet(staging / "cases.parquet", cases)
-        if robust is not None and not robust.empty:
-            write_parquet(staging / "robustness.parquet", robust)
         write_reports(staging, clean, cases)
         write_json(staging / "results.json", clean)
 
