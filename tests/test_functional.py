@@ -61,7 +61,7 @@ def test_builtin_functional_suite():
     assert 200 <= len(cases) <= 400 and cases["gender"].isna().all() if "gender" in cases else True
     assert set(cases["expectation"]) == {"label", "direction"}
     pairs = cases[cases["base_text"].notna()]
-    assert len(pairs) == 124 and pairs["base_text"].isin(cases["text"]).all()
+    assert len(pairs) == 232 and pairs["base_text"].isin(cases["text"]).all()
     negate = pairs[pairs["template_id"] == "negate-joy"]
     assert ("I am happy about the trip.", "I am not happy about the trip at all.") in set(
         zip(negate["base_text"], negate["text"]))
@@ -340,7 +340,7 @@ templates:
     tests = {(t["suite"], t["template"]): t for t in results["functional"]["tests"]}
     assert tests[("functional", "neutral-fact")]["rate"] is None  # neutral is unmapped: skipped, with a note
     assert "--label-map neutral=" in tests[("functional", "neutral-fact")]["note"]
-    assert tests[("functional", "add-love")]["failures"] == 12  # every "{base} I love it!"
+    assert tests[("functional", "add-love")]["failures"] == 36  # every "{base} I love it!"
     assert tests[("functional", "add-anger")]["failures"] == 0
     assert tests[("functional", "negate-joy")]["failures"] == 0  # it ignores "not": p(joy) does not rise either
     assert tests[("mine", "odd")]["failures"] == 2
