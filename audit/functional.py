@@ -223,6 +223,6 @@ def _mean_change(rows: pd.DataFrame, delta: np.ndarray, alpha: float, **sel) -> 
     counts = np.bincount(fam, minlength=len(strata)).astype(float)
     value = float(delta.mean())
     ci = stats.cluster_mean(sums, counts, alpha, strata if len(set(strata)) > 1 else None)
-    return FunctionalMetric("dir_mean_change", "functional", rows["suite"].iloc[0], sel.pop("attribute", ""), value, len(rows),
-                  clip_interval(ci, value, -1.0), test="cluster-robust t interval", n_min=len(rows),
-                  details={"unit": "pairs", "clusters": len(strata)}, **sel)
+    return FunctionalMetric("dir_mean_change", "functional", rows["suite"].iloc[0], sel.pop("attribute", ""), value,
+                            len(rows), clip_interval(ci, value, -1.0), test="cluster-robust t interval",
+                            n_min=len(rows), details={"unit": "pairs", "clusters": len(strata)}, **sel)

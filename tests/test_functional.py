@@ -10,6 +10,7 @@ from audit import gate as gates
 from audit.__main__ import main as audit_main
 from audit.functional import DEFAULT_TOLERANCE, functional_tests
 from audit.simulate import LABELS, Effect, SimulatedModel
+from audit.stats import wilson
 from core.cases import build_cases
 from core.errors import InputError
 from core.suites import load_suite, select_suites
@@ -58,7 +59,8 @@ def test_dir_template_yields_exact_pairs(tmp_path):
 
 def test_builtin_functional_suite():
     cases = build_cases(select_suites(["functional"]))
-    assert 200 <= len(cases) <= 400 and cases["gender"].isna().all() if "gender" in cases else True
+    assert 200 <= len(cases) <= 400  # a few hundred sentences beside the bias suites' 15,898
+    assert cases["slot"].isna().all() and "gender" not in cases  # no protected slot: nothing for the bias metrics
     assert set(cases["expectation"]) == {"label", "direction"}
     pairs = cases[cases["base_text"].notna()]
     assert len(pairs) == 232 and pairs["base_text"].isin(cases["text"]).all()
@@ -239,9 +241,9 @@ def test_dir_interval_covers_the_planted_rate_with_clustered_violations(dir_case
     covered, wider = 0, 0
     runs = 30
     for seed in range(runs):
-        rate = dir_records(simulate_dir(dir_cases, seed, share=0.25, clustered=True))["dir_violation_rate/dirsim/tol=0.1"]
+        scored = simulate_dir(dir_cases, seed, share=0.25, clustered=True)
+        rate = dir_records(scored)["dir_violation_rate/dirsim/tol=0.1"]
         covered += rate.ci[0] <= 0.25 <= rate.ci[1]
-        from audit.stats import wilson
         naive = wilson(rate.details["failures"], rate.n)
         wider += (rate.ci[1] - rate.ci[0]) > (naive[1] - naive[0])
     assert covered >= 26, covered
@@ -267,7 +269,7 @@ def test_gate_rule_kinds_and_tolerance():
 
 
 @pytest.mark.parametrize("rule, message", [
-    ({"metric": "mft_failure_rate", "max": 0.2, "tolerance": 0.1}, "tolerance applies to dir_violation_rate rules only"),
+    ({"metric": "mft_failure_rate", "max": 0.2, "tolerance": 0.1}, "tolerance applies to dir_violation_rate rules"),
     ({"metric": "dir_violation_rate", "max": 0.2, "tolerance": 1.5}, "less than 1"),
     ({"metric": "dir_violation_rate", "max": -0.1}, "never negative"),
 ])
@@ -328,7 +330,8 @@ fills:
 templates:
   - {id: odd, text: "What a {w} afternoon & evening.", expect: label, label: joy}
 """)
-    (tmp_path / "gate.yaml").write_text("rules:\n  - {name: MFT, metric: mft_failure_rate, suite: functional, max: 0.5}\n"
+    (tmp_path / "gate.yaml").write_text("rules:\n"
+                                        "  - {name: MFT, metric: mft_failure_rate, suite: functional, max: 0.5}\n"
                                         "  - {name: DIR, metric: dir_violation_rate, max: 0.1, tolerance: 0.05}\n")
     out = tmp_path / "out"
     code = audit_main(["run", "--model", f"{tmp_path / 'kw.py'}:predict", "--suite", "functional", "--suite", "mine",
