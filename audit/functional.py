@@ -64,6 +64,8 @@ def functional_tests(cases: pd.DataFrame, labels: list[str], label_map: dict[str
                      alpha: float = 0.05) -> tuple[list[Metric], dict]:
     """Metric records of every MFT and DIR test in ``cases`` (scored: ``pred`` and ``p_<label>`` columns), and the
     results.json section ``functional`` (one entry per test with its failing examples, worst first)."""
+    if "source_row" in cases:  # template sentences only: labelled data rows (--label-col) are no MFT
+        cases = cases[cases["source_row"].isna()]
     label_map = label_map or {}
     to_model = lambda x: None if x is None or pd.isna(x) else label_map.get(x, x)  # noqa: E731
     attributes = [a for a in (attributes or []) if a in cases]

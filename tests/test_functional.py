@@ -136,7 +136,9 @@ def mft_table() -> pd.DataFrame:
         rows.append({"case_id": f"s:{tid}:{i}:0", "suite": "s", "template": tid, "template_id": tid,
                      "family": f"s:{tid}:{i}", "text": f"sentence {i} <b>", "expectation": "label",
                      "expected_label": expected, "pred": pred, "gender": ["female", "male"][i % 2], **p})
-    return pd.DataFrame(rows)
+    data_row = {**rows[2], "case_id": "data:0", "suite": "data", "template_id": "data", "family": "data:0",
+                "text": "a labelled row of a data set", "source_row": 0}  # --label-col rows: accuracy, not MFT
+    return pd.DataFrame(rows + [data_row])
 
 
 def test_mft_failure_rate_is_exact_on_a_small_table():
@@ -162,6 +164,7 @@ def test_mft_failure_rate_is_exact_on_a_small_table():
     t2 = next(t for t in section["tests"] if t["template"] == "t2")
     assert t2["failures"] == 2 and {e["text"] for e in t2["examples"]} == {"sentence 5 <b>", "sentence 8 <b>"}
     assert [t["template"] for t in section["tests"]] == ["t2", "t1", "t3"]  # worst first, skipped last
+    assert not any(m.suite == "data" for m in metrics)
 
 
 # ------------------------------------------------------------------ DIR on simulated models
