@@ -357,3 +357,14 @@ templates:
     assert "Main Street. → <mark>I went to the new cafe on Main Street. I love it!</mark>" in html
     md = (out / "summary.md").read_text()
     assert "### Functional tests (MFT / DIR)" in md and "add-love" in md and "neutral-fact" in md
+
+
+def test_label_map_accepts_a_class_only_a_direction_names(tmp_path):
+    from audit.run import AuditOptions, check_labels
+
+    (tmp_path / "dirt.yaml").write_text(DIR_SUITE.replace("label: joy", "label: thrill"))
+    suite = load_suite(tmp_path / "dirt.yaml")
+    cases = build_cases([suite])
+    check_labels(AuditOptions(model="m", out="o", label_map={"thrill": "happy"}), cases, LABELS, {"dirt": suite})
+    with pytest.raises(InputError, match="no suite or data row expects 'thril'"):
+        check_labels(AuditOptions(model="m", out="o", label_map={"thril": "happy"}), cases, LABELS, {"dirt": suite})
