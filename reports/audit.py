@@ -101,8 +101,8 @@ def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute
 def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
     """One section per suite x attribute with its charts, tables and worst families."""
     labels = results["model"]["labels"]
-    metrics = results["metrics"]
-    pairs = list(dict.fromkeys((m["suite"], m["attribute"]) for m in metrics if m["kind"] != "robustness"))
+    metrics = [m for m in results["metrics"] if m["kind"] not in ("functional", "robustness")]  # own sections
+    pairs = list(dict.fromkeys((m["suite"], m["attribute"]) for m in metrics))
     out = []
     for suite, attribute in pairs:
         ms = [m for m in metrics if m["suite"] == suite and m["attribute"] == attribute]
