@@ -69,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                                   "in its weights (initialised at random)")
     r.add_argument("--robustness", default="all", help="robustness perturbations of the template sentences and "
                    "--data texts: all | none | a comma-separated list of typos, case, punctuation, tweet, contractions")
-    r.add_argument("--robustness-sample", type=int, default=100, help="robustness: at most this many texts per "
+    r.add_argument("--robustness-sample", type=int, default=50, help="robustness: at most this many texts per "
                    "source (each suite: one base sentence per family; --data), seeded sample")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_engine_options(r)

@@ -64,7 +64,7 @@ class AuditOptions:
     ray_address: str | None = None   # None: $RAY_ADDRESS, else a local cluster for this run
     workers: int | None = None       # Ray model replicas (default: one per GPU, else per CPU)
     robustness: str = "all"          # robustness plug-ins: all | none | typos,case,... (audit/robustness.py)
-    robustness_sample: int = 100     # at most this many texts per robustness source (seeded sample)
+    robustness_sample: int = 50      # at most this many texts per robustness source (seeded sample)
 
 
 def check_options(opts: AuditOptions) -> None:
