@@ -34,11 +34,11 @@ _WILSON = "Wilson interval at the families' design effect (Kish deff from the cl
     "mean_shift": MetricInfo("counterfactual", "signed", f"v = p_c: {_CONTRAST}", "Kiritchenko & Mohammad 2018",
                              "the mean change in p(class) for one group against the others on otherwise identical "
                              "sentences", role="contrast"),
-    "label_shift": MetricInfo("counterfactual", "signed", f"v = 1[pred = c] (a selection-rate difference on matched "
-                              f"sentences): {_CONTRAST}", words="the change in the rate of predicting the class for "
+    "label_shift": MetricInfo("counterfactual", "signed", "as mean_shift with v = 1[pred = c]: a selection-rate "
+                              "difference on matched sentences", words="the change in the rate of predicting the class for "
                               "one group against the others on otherwise identical sentences", role="contrast"),
-    "flip_rate_difference": MetricInfo("counterfactual", "signed", "v = share of x's matched counterparts with "
-                                       f"another label (g flips more than the others): {_CONTRAST}",
+    "flip_rate_difference": MetricInfo("counterfactual", "signed", "as mean_shift with v = share of x's matched "
+                                       "counterparts with another label: g flips more than the others",
                                        words="how much more often one group's label differs from its matched "
                                        "counterparts' than the other groups'", role="contrast"),
     "flip_rate": MetricInfo("counterfactual", "rate", "share of matched cross-group pairs whose labels differ "

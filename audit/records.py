@@ -89,7 +89,8 @@ def metric_family(name: str, title: str, about: str, metrics: dict[str, MetricIn
     def register(fn: Callable) -> Callable:
         old = FAMILIES.get(name)
         if old and (old.compute.__module__, old.compute.__qualname__) != (fn.__module__, fn.__qualname__):
-            raise ValueError(f"metric family {name!r} is registered twice ({old.compute.__module__} and {fn.__module__})")
+            raise ValueError(f"metric family {name!r} is registered twice ({old.compute.__module__} and "
+                             f"{fn.__module__})")
         infos = {m: replace(info, family=name) for m, info in metrics.items()}
         for m, info in infos.items():
             if old and m in REGISTRY and REGISTRY[m].family == name:

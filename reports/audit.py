@@ -14,6 +14,8 @@ from audit import records
 from reports.files import write_bytes, write_text
 from reports.render import render
 
+DEDICATED = ("counterfactual", "group")  # families with their own charts and tables; others get a generic table
+
 
 def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
     write_text(out / "report.html", render_html(results, cases))
@@ -127,6 +129,9 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
             "accuracy": pick("accuracy"),
             "auc": [m for m in ms if m["kind"] == "auc"],
             "families": worst_families(cases, labels, suite, attribute, results.get("attributes", [attribute])),
+            "plugins": [(f.title, rows) for f in records.load_families().values() if f.name not in DEDICATED
+                        for rows in [[m for m in ms if m["metric"] in f.metrics and m.get("template") is None]]
+                        if rows],
         })
     return out
 

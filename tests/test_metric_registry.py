@@ -50,6 +50,7 @@ def toy_family(monkeypatch):
     monkeypatch.setattr(records, "FAMILY_MODULES", [*records.FAMILY_MODULES, "toy_metric"])
     assert "mean_confidence" in records.registry()
     yield
+    monkeypatch.undo()
     records.unregister_family("toy")
     sys.modules.pop("toy_metric", None)
     assert "mean_confidence" not in records.registry()
@@ -70,6 +71,7 @@ def test_a_new_family_reaches_results_report_and_gate(toy_family, tmp_path):
     assert rule["verdict"] == "pass" and rule["worst"]["id"] == "mean_confidence/mini/all"
     assert code == 0
     html = (out / "report.html").read_text()
+    assert "<summary>Toy confidence (1)</summary>" in html  # its records in the section's generic table
     methodology = html[html.index('<h2 id="methodology">'):]
     assert '<h3 id="family-toy">Toy confidence</h3>' in methodology
     assert "<b>mean_confidence</b>" in methodology and "mean over cases of max_c p_c (a test fixture)" in methodology
