@@ -34,7 +34,7 @@ def render_section(results: Results, top: int = 5) -> str:
     counts = {v: sum(r.verdict == v for r in gate.rules) for v in ("pass", "fail", "inconclusive")}
     doc = results.to_json()  # the template reads the plain JSON form, as the other reports do
     body = render("card.md.j2", r=doc, gate=doc["gate"], counts=counts, top=top_disparities(doc["metrics"], top),
-                  gate_name=Path(results.run.gate_file or "default_gate.yaml").name, data=doc["data"],
+                  gate_name=Path(results.run.gate_file or "default_gate.yaml").name, data=doc.get("data"),
                   in_words={name: info.words for name, info in registry().items() if info.words},
                   fingerprint=results.model.fingerprint[:16])
     return f"{BEGIN}\n{body.strip()}\n{END}\n"

@@ -180,12 +180,13 @@ class Results(BaseModel):
     functional: Section | None = None  # CheckList MFT / DIR tests
 
     def to_json(self) -> dict:
-        """The plain JSON form (``class`` for ``cls``, every field present) that the templates read."""
-        return self.model_dump(mode="json", by_alias=True)
+        """The plain JSON form the templates read: the file's own keys (``class`` for ``cls``), no defaults
+        added, so an older file renders as it did."""
+        return self.model_dump(mode="json", by_alias=True, exclude_unset=True)
 
     def record_dicts(self) -> list[dict]:
         """The metric records as dicts, for the gate's rule functions (which also judge fresh records)."""
-        return [m.model_dump(mode="json", by_alias=True) for m in self.metrics]
+        return [m.model_dump(mode="json", by_alias=True, exclude_unset=True) for m in self.metrics]
 
 
 def json_schema() -> dict:

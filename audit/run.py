@@ -248,7 +248,7 @@ def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
     from reports.audit import write_reports
 
     clean = _clean(results)
-    validate(clean, "results.json (as built)")  # what is published always matches results.schema.json
+    Results.model_validate(clean)  # what is published matches results.schema.json (a mismatch is a bug: traceback)
     with published_folder(out, last="results.json", stale=STALE) as staging:
         write_parquet(staging / "cases.parquet", cases)
         write_reports(staging, clean, cases)
