@@ -199,7 +199,7 @@ class Metric:
                 "flip_rate_difference": "label flips"}.get(self.metric)
         if what and self.group:
             return f"{self.group} vs {self.details.get('vs', 'the others')}: {what} {self.value:+.3f}"
-        if self.metric in ("dp_difference", "accuracy_difference", "eo_difference") and "highest" in self.details:
+        if self.metric in names("gap") and "highest" in self.details:
             return (f"{self.metric} {self.cls or ''}: {self.details['highest']} vs {self.details['lowest']} "
                     f"{self.value:.3f}").replace("  ", " ")
         return f"{self.metric} {' '.join(filter(None, [self.group, self.cls]))} {self.value:.3f}".replace("  ", " ")
