@@ -25,9 +25,7 @@ _WILSON = "Wilson interval at the families' design effect (Kish deff from the cl
 
 # ------------------------------------------------------------------ counterfactual
 @metric_family("counterfactual", "Matched counterfactuals", (
-    "Members of a family that differ in the audited attribute alone are compared (matched strata: same "
-    "surface form, same counterpart pair, same values of the other protected attributes); families are the "
-    "independent units of every interval and test. With two groups every contrast has a mirror image; the "
+    "Matched members of each family (above) are compared. With two groups every contrast has a mirror image; the "
     "gate and the report name the group that is harmed (moved away from the expected labels, else the one "
     "that receives more of the class). Pair sums come from per-group label counts and sorted prefix sums: "
     "memory grows linearly with family size."), {

@@ -8,7 +8,7 @@ Versioning: :data:`SCHEMA` names the shape. Fields may be *added* (optional, wit
 id, so an older reader ignores what it does not know and this reader fills defaults for what an older file
 lacks; a renamed, removed or retyped field takes a new id, and :data:`READABLE` keeps the ids this version still
 reads. Top-level sections contributed by plug-ins (``robustness``, ``functional``, or any other) must be JSON
-objects or lists of records.
+objects, lists of records or null.
 """
 from __future__ import annotations
 
@@ -165,7 +165,7 @@ class GateResult(_Strict):
 class Results(BaseModel):
     """The whole ``results.json``."""
     model_config = ConfigDict(extra="allow", populate_by_name=True, title="fairaudit results")
-    __pydantic_extra__: dict[str, Section]  # other plug-in sections: objects or lists
+    __pydantic_extra__: dict[str, Section | None]  # other plug-in sections: objects or lists (or null)
 
     schema_id: Literal[READABLE] = Field(alias="schema")  # type: ignore[valid-type]
     run: RunInfo
