@@ -137,8 +137,17 @@ def run_families(scored: Scored, families: list[str] | None = None) -> list:
     """Every record of the chosen families (default: all): per suite x attribute slice, then table-wide."""
     chosen = [f for f in load_families().values() if families is None or f.name in families]
     out = [m for suite, attribute in scored.slices() for f in chosen if f.per_slice
-           for m in f.compute(scored, suite, attribute)]
-    return out + [m for f in chosen if not f.per_slice for m in f.compute(scored)]
+           for m in _checked(f, f.compute(scored, suite, attribute))]
+    return out + [m for f in chosen if not f.per_slice for m in _checked(f, f.compute(scored))]
+
+
+def _checked(family: Family, records: list) -> list:
+    """A family may only produce the metrics it registered (else the gate and the reports would not know them)."""
+    stray = next((m.metric for m in records if m.metric not in family.metrics), None)
+    if stray is not None:
+        raise ValueError(f"metric family {family.name!r} returned a {stray!r} record, which it did not register "
+                         f"(it registered {', '.join(family.metrics)})")
+    return records
 
 
 def methodology(present: set[str] | None = None) -> list[dict]:

@@ -91,3 +91,14 @@ def test_gate_refuses_an_unregistered_metric(tmp_path):
     gate.write_text("rules:\n  - {name: sure, metric: mean_confidence, min: 0.4}\n")
     with pytest.raises(InputError, match="unknown metric 'mean_confidence'"):
         load_gate(str(gate))
+
+
+def test_a_family_may_only_return_the_metrics_it_registered(toy_family, monkeypatch):
+    import pandas as pd
+
+    family = records.FAMILIES["toy"]
+    wrong = lambda scored: [records.Metric("mean_confidenc", "toy", "s", "all", 0.5, 10)]  # noqa: E731
+    monkeypatch.setitem(records.FAMILIES, "toy", records.Family(**{**family.__dict__, "compute": wrong}))
+    scored = records.Scored(pd.DataFrame({"suite": ["s"], "p_a": [1.0]}), ["a"], [])
+    with pytest.raises(ValueError, match="'toy' returned a 'mean_confidenc' record, which it did not register"):
+        records.run_families(scored, ["toy"])
