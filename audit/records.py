@@ -16,8 +16,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.metadata as md
+import re
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -234,11 +237,23 @@ def clip_interval(ci: tuple, value: float, lowest: float = 0.0) -> tuple:
     return float(max(lowest, min(lo, value))), float(min(1.0, max(hi, value)))
 
 
+README_TABLE = re.compile(r"(<!-- metrics:begin.*?-->\n)(.*?)(<!-- metrics:end -->)", re.S)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m audit.records", description="The registered metrics.")
     parser.add_argument("--markdown", action="store_true", help="print the README's metric table")
+    parser.add_argument("--readme", metavar="README.md", help="replace the table between the file's metrics markers")
     args = parser.parse_args(argv)
-    if args.markdown:
+    if args.readme:
+        path = Path(args.readme)
+        text = path.read_text(encoding="utf-8")
+        if not README_TABLE.search(text):
+            print(f"error: {path}: no <!-- metrics:begin --> ... <!-- metrics:end --> markers", file=sys.stderr)
+            return 2
+        path.write_text(README_TABLE.sub(lambda m: m[1] + markdown_table() + m[3], text, count=1), encoding="utf-8")
+        print(f"updated the metric table in {path}")
+    elif args.markdown:
         print(markdown_table(), end="")
     else:
         for name, info in registry().items():

@@ -3,7 +3,6 @@ metric family is one new file plus one registration line."""
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,14 +15,13 @@ from audit.gate import load_gate
 from badinput import write_fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
-TABLE = re.compile(r"<!-- metrics:begin.*?-->\n(.*?)<!-- metrics:end -->", re.S)
 
 
 def test_readme_metric_table_is_the_generated_one():
-    found = TABLE.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    found = records.README_TABLE.search((ROOT / "README.md").read_text(encoding="utf-8"))
     assert found, "README.md lacks the <!-- metrics:begin --> ... <!-- metrics:end --> markers"
-    assert found.group(1) == records.markdown_table(), \
-        "README's metric table differs from the registry: regenerate it with `python -m audit.records --markdown`"
+    assert found[2] == records.markdown_table(), \
+        "README's metric table differs from the registry: update it with `python -m audit.records --readme README.md`"
 
 
 def test_markdown_command_prints_every_registered_metric():
@@ -32,6 +30,16 @@ def test_markdown_command_prints_every_registered_metric():
     assert out == records.markdown_table()
     assert all(f"| `{name}` |" in out for name in records.registry())
     assert "| `mean_shift` | counterfactual | signed |" in out and "Kiritchenko & Mohammad 2018" in out
+
+
+def test_readme_command_rewrites_only_the_table(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\n<!-- metrics:begin (generated) -->\n| old |\n<!-- metrics:end -->\n\ntail\n")
+    assert records.main(["--readme", str(readme)]) == 0
+    assert readme.read_text() == ("# x\n\n<!-- metrics:begin (generated) -->\n" + records.markdown_table()
+                                  + "<!-- metrics:end -->\n\ntail\n")
+    readme.write_text("no markers\n")
+    assert records.main(["--readme", str(readme)]) == 2 and readme.read_text() == "no markers\n"
 
 
 def test_builtin_families_register_every_metric_once():
