@@ -140,9 +140,9 @@ def cmd_report(args) -> int:
     from reports.files import check_writable
 
     results = load_results(args.results)
-    cases = load_cases(args.results, results["model"]["labels"])
+    cases = load_cases(args.results, results.model.labels)
     check_writable(args.results, "results folder")
-    write_reports(Path(args.results), results, cases)
+    write_reports(Path(args.results), results.to_json(), cases)
     print(f"wrote {Path(args.results) / 'report.html'}, summary.md, junit.xml")
     return 0
 
