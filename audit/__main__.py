@@ -229,7 +229,7 @@ def cmd_templates(args) -> int:
         for name, s in suites.items():
             cases = build_cases([s])
             attrs = attributes_of([s])
-            desc = "; ".join(f"{a}: {', '.join(sorted(cases[a].dropna().unique()))}" for a in attrs)
+            desc = "; ".join(f"{a}: {', '.join(sorted(cases[a].dropna().unique()))}" for a in attrs) or "none (MFT / DIR tests)"
             print(f"{name:<12} {s.spec.version:<8} {len(s.spec.templates):>9} {len(cases):>7}  {desc}")
         return 0
     if not args.target or args.target not in suites:

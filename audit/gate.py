@@ -20,6 +20,11 @@ use. A rule fails if any selected record fails, is inconclusive if none fails bu
 nothing was selected, and passes otherwise; its *worst case* is the record with the strongest evidence beyond
 the bound (the interval's near end furthest past it). The run's verdict is the worst rule verdict.
 
+Rule kinds follow CheckList's three test types (Ribeiro et al. 2020): INV rules bound ``flip_rate`` (and the
+disparity metrics), MFT rules ``mft_failure_rate``, DIR rules ``dir_violation_rate`` with an optional
+``tolerance`` (how far p(label) may move against the expected direction before a pair counts as a violation;
+default 0.1, audit/functional.py) or ``dir_mean_change``.
+
 Rules are checked twice before any scoring: at load time (known metric, finite bound of the right sign) and,
 by :func:`check_selectors`, against the suites, attributes, groups, classes and templates of the run, so that
 a typo can never switch a rule off.
@@ -34,6 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from audit import stats
+from audit.functional import DEFAULT_TOLERANCE
 from audit.records import REGISTRY
 from core.errors import InputError
 
@@ -57,6 +63,7 @@ class Rule(BaseModel):
     min: float | None = Field(None, allow_inf_nan=False)
     max_abs: float | None = Field(None, ge=0, allow_inf_nan=False)
     significant: bool = False
+    tolerance: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)  # DIR rules: dir_violation_rate only
     baseline_margin: float | None = Field(None, ge=0, allow_inf_nan=False)  # overrides the gate's for --baseline
 
     @field_validator("metric")
@@ -73,6 +80,8 @@ class Rule(BaseModel):
         kind, bound = self.bound()
         if REGISTRY[self.metric].scale != "signed" and bound < 0:
             raise ValueError(f"{kind} {bound} is negative, but {self.metric} is never negative")
+        if self.tolerance is not None and self.metric != "dir_violation_rate":
+            raise ValueError(f"tolerance applies to dir_violation_rate rules only, not {self.metric}")
         return self
 
     def bound(self) -> tuple[str, float]:
@@ -88,6 +97,9 @@ class Rule(BaseModel):
                           ("class", self.cls)):
             if want != "*" and m.get(key) != want:
                 return False
+        tolerance = (m.get("details") or {}).get("tolerance")  # DIR records: one per tolerance a rule asks for
+        if tolerance is not None and tolerance != (DEFAULT_TOLERANCE if self.tolerance is None else self.tolerance):
+            return False
         if self.template is None:
             return m.get("template") is None
         return self.template == "*" or m.get("template") == self.template
@@ -122,6 +134,11 @@ def load_gate(path: str | Path | None = None) -> tuple[Gate, str]:
     except ValidationError as exc:
         err = exc.errors()[0]
         raise InputError(f"{path}: field {'.'.join(map(str, err['loc']))}: {err['msg']}") from exc
+
+
+def dir_tolerances(gate: Gate) -> list[float]:
+    """The DIR tolerances to measure: the default and every one a rule sets."""
+    return sorted({DEFAULT_TOLERANCE} | {r.tolerance for r in gate.rules if r.tolerance is not None})
 
 
 def check_selectors(gate: Gate, source: str, names: dict[str, set[str]]) -> None:

@@ -13,7 +13,7 @@ import pandas as pd
 
 @dataclass(frozen=True)
 class MetricInfo:
-    kind: str     # counterfactual | group | auc
+    kind: str     # counterfactual | group | auc | functional
     scale: str    # rate (0..1) | gap (>= 0) | signed (-1..1) | ratio (0..1)
     formula: str
     reference: str = ""
@@ -47,6 +47,14 @@ REGISTRY: dict[str, MetricInfo] = {
     "subgroup_auc": MetricInfo("auc", "rate", "AUC within g", "Borkan et al. 2019; Hanley & McNeil 1982"),
     "bpsn_auc": MetricInfo("auc", "rate", "AUC of background positives vs subgroup negatives", "Borkan et al. 2019"),
     "bnsp_auc": MetricInfo("auc", "rate", "AUC of background negatives vs subgroup positives", "Borkan et al. 2019"),
+    "mft_failure_rate": MetricInfo("functional", "rate", "share of an MFT's sentences (expect: label) not given "
+                                   "their expected label; Wilson at the families' design effect",
+                                   "CheckList MFT, Ribeiro et al. 2020"),
+    "dir_violation_rate": MetricInfo("functional", "rate", "share of DIR pairs (base, variant) where s * (p_c(v) - "
+                                     "p_c(b)) < -tolerance (default 0.1); Wilson at the design effect (clusters: base "
+                                     "sentences)", "CheckList DIR, Ribeiro et al. 2020"),
+    "dir_mean_change": MetricInfo("functional", "signed", "mean over DIR pairs of s * (p_c(v) - p_c(b)) (> 0: moves "
+                                  "the expected way); cluster-robust t interval", "CheckList DIR, Ribeiro et al. 2020"),
 }
 CONTRASTS = ("mean_shift", "label_shift", "flip_rate_difference")
 
@@ -54,7 +62,7 @@ CONTRASTS = ("mean_shift", "label_shift", "flip_rate_difference")
 @dataclass
 class Metric:
     metric: str
-    kind: str  # counterfactual | group | auc
+    kind: str  # counterfactual | group | auc | functional
     suite: str
     attribute: str
     value: float | None

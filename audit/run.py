@@ -14,6 +14,7 @@ import pandas as pd
 
 from audit import gate as gates
 from core.cases import attributes_of, build_cases, finalize
+from audit.functional import functional_tests
 from audit.metrics import all_metrics
 from audit.models import load_model
 from core.perturb import perturb_texts
@@ -101,6 +102,7 @@ def check_labels(opts: AuditOptions, cases: pd.DataFrame, labels: list[str], all
     """Expected labels must reach the model's classes: a typo would silently drop every accuracy metric."""
     known = {t.label for s in all_suites.values() for t in s.spec.templates if t.label} | \
             {g.label for s in all_suites.values() for f in s.spec.fills.values() for g in f.groups if g.label} | \
+            {t.direction.label for s in all_suites.values() for t in s.spec.templates if t.direction} | \
             set(cases["expected_label"].dropna())
     for source, target in opts.label_map.items():
         if target not in labels:
@@ -204,8 +206,10 @@ def run_audit(opts: AuditOptions) -> dict:
     mapped = cases["expected_label"].map(lambda x: None if x is None else opts.label_map.get(x, x))
     cases["y_true"] = mapped.where(mapped.isin(labels), None)
 
+    checks, functional = functional_tests(cases, labels, opts.label_map, attributes, gates.dir_tolerances(gate),
+                                          gate.alpha)  # CheckList MFT / DIR (audit/functional.py)
     metrics = [m.to_dict() for m in all_metrics(cases, labels, attributes, opts.n_boot, gate.alpha, opts.seed,
-                                                gate.correction)]
+                                                gate.correction) + checks]
     if baseline is not None and not {m["id"] for m in metrics} & {m["id"] for m in baseline}:
         raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
                          f"attributes or labels?): nothing to compare against")
@@ -233,6 +237,7 @@ def run_audit(opts: AuditOptions) -> dict:
                      "cases_by_attribute": {a: _counts(cases[cases[a].notna()], ["suite", a]) for a in attributes},
                      "perturbation": coverage},
         "metrics": metrics,
+        "functional": functional,
         "gate": verdicts,
     }
     write_outputs(Path(opts.out), results, cases)

@@ -8,6 +8,11 @@ see ``paired`` in templates/README.md), one column per fill slot and ``<fill>_la
 protected attribute (``gender``, ``race``, ...) holding the case's group or ``None`` where it does not apply.
 Attributes that co-occur in a suite's groups also get an intersectional column, ``gender×race`` with values
 such as ``female×African-American``.
+
+A DIR template (``expect: direction``) adds, besides its base sentences, one row per variant with ``base_text``
+(the base sentence it perturbs) and ``base_family`` (the base's family: the cluster of its pairs). Each variant
+forms its own family (``<base family>:v<variant>.<fill combination>``), so that a family still holds sentences
+that differ only in the protected slot; variants carry no expected label.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from core.suites import INTERSECTION, PLACEHOLDER, Suite, Template, term_of
+from core.suites import BASE_SLOT, INTERSECTION, PLACEHOLDER, Suite, Template, term_of
 
 BASE_COLUMNS = ["case_id", "suite", "template", "template_id", "family", "text", "expectation", "expected_label",
                 "direction_label", "direction_sign", "source_row", "slot", "term", "surface", "pair"]
@@ -55,35 +60,65 @@ def render(template: str, values: dict[str, tuple[object, object]]) -> tuple[str
 
 def expand_template(suite: Suite, tpl: Template) -> Iterable[dict]:
     spec = suite.spec
-    slots = list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(tpl.text)))
-    protected = next(s for s in slots if s in spec.protected)
+    slots = _slots(tpl.text)
+    protected = next((s for s in slots if s in spec.protected), None)  # MFT / DIR templates may have none
     fill_slots = [s for s in slots if s in spec.fills]
-    fill_choices = [[(term, group) for group in spec.fills[s].groups for term in group.terms] for s in fill_slots]
     members = [(term, group, f"{group.surface}:{i}" if group.paired else None)
-               for group in spec.protected[protected].groups for i, term in enumerate(group.terms)]
-    prot_col = spec.protected[protected].column or protected
-    for f_idx, combo in enumerate(itertools.product(*fill_choices)):
+               for group in spec.protected[protected].groups for i, term in enumerate(group.terms)] \
+        if protected else [(None, None, None)]
+    variants = [(v, [s for s in _slots(v) if s in spec.fills and s not in fill_slots]) for v in tpl.variants]
+    prot_col = spec.protected[protected].column or protected if protected else None
+    for f_idx, combo in enumerate(itertools.product(*_choices(spec, fill_slots))):
         family = f"{suite.name}:{tpl.id}:{f_idx}"
         fills = dict(zip(fill_slots, combo))
-        expected = tpl.label
-        if tpl.label_from:
-            expected = fills[tpl.label_from][1].label
-        for m_idx, (term, group, pair) in enumerate(members):
-            text, surface = render(tpl.text, {**fills, protected: (term, group)})
-            row = {"case_id": f"{family}:{m_idx}", "suite": suite.name, "template": tpl.display or tpl.text,
-                   "template_id": tpl.id, "family": family, "text": text, "expectation": tpl.expect,
-                   "expected_label": expected,
-                   "direction_label": tpl.direction.label if tpl.direction else None,
-                   "direction_sign": tpl.direction.sign if tpl.direction else None,
-                   "source_row": None, "slot": protected, "term": surface[protected], "surface": group.surface,
-                   "pair": pair, prot_col: surface[protected]}
-            for s, (fterm, fgroup) in fills.items():
-                col = spec.fills[s].column or s
-                row[col] = fterm
-                row[f"{col}_label"] = fgroup.label
-            row.update(group.attributes)
-            row.update(intersections_of(group.attributes))
+        expected = fills[tpl.label_from][1].label if tpl.label_from else tpl.label
+        bases = []
+        for m_idx, member in enumerate(members):
+            row = _row(suite, tpl, tpl.text, tpl.display or tpl.text, family, m_idx, fills, protected, member, expected)
+            bases.append(row)
             yield row
+        for j, (variant, extra) in enumerate(variants):
+            for k, extra_combo in enumerate(itertools.product(*_choices(spec, extra))):
+                values = {**fills, **dict(zip(extra, extra_combo))}
+                for m_idx, member in enumerate(members):
+                    base = bases[m_idx]
+                    row = _row(suite, tpl, variant, tpl.display or tpl.text, f"{family}:v{j}.{k}", m_idx,
+                               {**values, BASE_SLOT: (base["text"], None)}, protected, member, None)
+                    if protected and row["term"] is None:  # the term came in through {base}
+                        row["term"] = row[prot_col] = base["term"]
+                    yield {**row, "base_text": base["text"], "base_family": family}
+
+
+def _slots(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(text)))
+
+
+def _choices(spec, fill_slots: list[str]) -> list[list[tuple]]:
+    return [[(term, group) for group in spec.fills[s].groups for term in group.terms] for s in fill_slots]
+
+
+def _row(suite: Suite, tpl: Template, text: str, display: str, family: str, m_idx: int, values: dict,
+         protected: str | None, member: tuple, expected: str | None) -> dict:
+    """One case: ``text`` rendered with the fill ``values`` and the protected ``member`` (term, group, pair)."""
+    term, group, pair = member
+    text, surface = render(text, {**values, protected: (term, group)} if protected else values)
+    row = {"case_id": f"{family}:{m_idx}", "suite": suite.name, "template": display, "template_id": tpl.id,
+           "family": family, "text": text, "expectation": tpl.expect, "expected_label": expected,
+           "direction_label": tpl.direction.label if tpl.direction else None,
+           "direction_sign": tpl.direction.sign if tpl.direction else None, "source_row": None,
+           "slot": protected, "term": surface.get(protected), "surface": group.surface if group else None,
+           "pair": pair}
+    if protected:
+        row[suite.spec.protected[protected].column or protected] = surface.get(protected)
+    for s, (fterm, fgroup) in values.items():
+        if s in suite.spec.fills:
+            col = suite.spec.fills[s].column or s
+            row[col] = fterm
+            row[f"{col}_label"] = fgroup.label
+    if protected:
+        row.update(group.attributes)
+        row.update(intersections_of(group.attributes))
+    return row
 
 
 def intersections_of(attributes: dict[str, str]) -> dict[str, str]:
@@ -122,7 +157,9 @@ def finalize(frame: pd.DataFrame, attributes: list[str], max_cases: int | None =
         return pd.DataFrame(columns=BASE_COLUMNS + attributes)
     frame = frame.drop_duplicates(unique or ["text"], keep="first")
     if max_cases is not None and len(frame) > max_cases:
-        sizes = frame.groupby("family", sort=False).size()
+        # the sampling unit is the family; a DIR variant goes with its base sentence's family
+        unit = frame["base_family"].fillna(frame["family"]) if "base_family" in frame else frame["family"]
+        sizes = frame.groupby(unit, sort=False).size()
         order = list(sizes.index)
         random.Random(seed).shuffle(order)
         keep, total = [], 0
@@ -131,7 +168,7 @@ def finalize(frame: pd.DataFrame, attributes: list[str], max_cases: int | None =
                 continue
             keep.append(fam)
             total += sizes[fam]
-        frame = frame[frame["family"].isin(set(keep))]
+        frame = frame[unit.isin(set(keep))]
     for col in BASE_COLUMNS + attributes:
         if col not in frame.columns:
             frame[col] = None

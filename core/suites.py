@@ -20,9 +20,17 @@ A suite file (see ``templates/README.md`` for the full format)::
         text: "{person} feels {emotion_word}."   # {slot}, {slot.form}, {slot|a} (a/an article)
         expect: label                            # invariant | label | direction
         label_from: emotion_word
+      - id: love-it                              # DIR: base sentence -> variants, p(joy) must not fall
+        text: "{statement}"
+        expect: direction
+        direction: {label: joy, sign: "+"}
+        variants: ["{base} I love it!"]          # {base}: the base sentence; other slots as in text
 
-Every template must use exactly one protected slot; the cases it makes that differ only in that slot form a
-*family* (CheckList's INV test unit).
+The three CheckList test types (Ribeiro et al. 2020): ``invariant`` (INV: the label must not depend on the
+protected slot), ``label`` (MFT: every sentence must get its expected label) and ``direction`` (DIR: each
+variant must not move p(label) against ``sign``). An invariant template uses exactly one protected slot; the
+cases it makes that differ only in that slot form a *family* (INV's test unit). MFT and DIR templates may use
+one protected slot (their rates are then also reported per group) or none.
 """
 from __future__ import annotations
 
@@ -49,7 +57,8 @@ def builtin_dir() -> Path:
 
 
 BUILTIN_DIR = builtin_dir()
-DEFAULT_SUITES = ["eec", "identity", "names"]
+DEFAULT_SUITES = ["eec", "identity", "names", "functional"]
+BASE_SLOT = "base"  # in a DIR variant: the rendered base sentence
 COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
 FILTERS = ("a", "cap")
@@ -111,6 +120,7 @@ class Template(Strict):
     label: str | None = None
     label_from: str | None = None
     direction: Direction | None = None
+    variants: list[str] = []  # DIR: the perturbed sentences; {base} is the rendered base sentence (``text``)
 
 
 class SuiteFile(Strict):
@@ -266,28 +276,16 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
         if tpl.id in ids:
             _fail(path, lines, where + ("id",), f"duplicate template id {tpl.id!r}")
         ids.add(tpl.id)
-        slots = [m.group(1) for m in PLACEHOLDER.finditer(tpl.text)]
-        for m in PLACEHOLDER.finditer(tpl.text):
-            name, form, filt = m.groups()
-            if name not in spec.protected and name not in spec.fills:
-                _fail(path, lines, where + ("text",), f"unknown slot {{{name}}}")
-            if filt and filt not in FILTERS:
-                _fail(path, lines, where + ("text",), f"unknown filter |{filt} (known: {', '.join(FILTERS)})")
-            if form and form not in Term.model_fields:
-                _fail(path, lines, where + ("text",), f"unknown form .{form} (subject, object, possessive, reflexive)")
-        leftover = PLACEHOLDER.sub("", tpl.text)
-        if "{" in leftover or "}" in leftover:
-            _fail(path, lines, where + ("text",), "malformed placeholder (use {slot}, {slot.form} or {slot|a})")
+        slots = _check_placeholders(spec, path, lines, where + ("text",), tpl.text)
         protected = sorted({s for s in slots if s in spec.protected})
-        if not protected:
-            _fail(path, lines, where + ("text",), "template has no protected slot")
+        if not protected and tpl.expect == "invariant":
+            _fail(path, lines, where + ("text",), "template has no protected slot (an invariant template needs one; "
+                                                  "an MFT or DIR template, expect: label / direction, may have none)")
         if len(protected) > 1:
             _fail(path, lines, where + ("text",), f"template uses {len(protected)} protected slots "
                                                   f"({', '.join(protected)}); exactly one is supported")
-        size = 1
-        for name in dict.fromkeys(slots):
-            lex = spec.protected.get(name) or spec.fills.get(name)
-            size *= sum(len(g.terms) for g in lex.groups)
+        size = _expansions(spec, slots) * (1 + sum(_expansions(spec, [s for s in _slots(v) if s not in slots])
+                                                   for v in tpl.variants))
         if size > MAX_CASES:
             _fail(path, lines, where + ("text",), f"expands into {size:,} sentences; at most {MAX_CASES:,} per "
                                                   f"template (fewer terms or fewer slots)")
@@ -295,8 +293,66 @@ def _check_semantics(spec: SuiteFile, path: Path, lines: dict) -> None:
             _fail(path, lines, where + ("expect",), "expect: label needs 'label' or 'label_from'")
         if tpl.label_from and tpl.label_from not in slots:
             _fail(path, lines, where + ("label_from",), f"label_from names {tpl.label_from!r}, not a slot of this template")
-        if tpl.expect == "direction" and tpl.direction is None:
-            _fail(path, lines, where + ("direction",), "expect: direction needs 'direction: {label, sign}'")
+        _check_direction(spec, path, lines, where, tpl, protected)
+
+
+def _slots(text: str) -> list[str]:
+    return list(dict.fromkeys(m.group(1) for m in PLACEHOLDER.finditer(text)))
+
+
+def _expansions(spec: SuiteFile, slots: list[str]) -> int:
+    size = 1
+    for name in slots:
+        lex = spec.protected.get(name) or spec.fills.get(name)
+        size *= sum(len(g.terms) for g in lex.groups) if lex else 1
+    return size
+
+
+def _check_placeholders(spec: SuiteFile, path: Path, lines: dict, loc: tuple, text: str,
+                        extra: tuple[str, ...] = ()) -> list[str]:
+    """The slots ``text`` uses, each known (a suite slot or one of ``extra``), with known forms and filters."""
+    for m in PLACEHOLDER.finditer(text):
+        name, form, filt = m.groups()
+        if name not in spec.protected and name not in spec.fills and name not in extra:
+            _fail(path, lines, loc, f"unknown slot {{{name}}}")
+        if filt and filt not in FILTERS:
+            _fail(path, lines, loc, f"unknown filter |{filt} (known: {', '.join(FILTERS)})")
+        if form and form not in Term.model_fields:
+            _fail(path, lines, loc, f"unknown form .{form} (subject, object, possessive, reflexive)")
+    leftover = PLACEHOLDER.sub("", text)
+    if "{" in leftover or "}" in leftover:
+        _fail(path, lines, loc, "malformed placeholder (use {slot}, {slot.form} or {slot|a})")
+    return _slots(text)
+
+
+def _check_direction(spec: SuiteFile, path: Path, lines: dict, where: tuple, tpl: Template,
+                     protected: list[str]) -> None:
+    """DIR templates: a direction, at least one variant, and variants that keep the base's protected term."""
+    if tpl.expect != "direction":
+        for key in ("direction", "variants"):
+            if getattr(tpl, key):
+                _fail(path, lines, where + (key,), f"{key} needs expect: direction (this template says "
+                                                   f"expect: {tpl.expect})")
+        return
+    if tpl.direction is None:
+        _fail(path, lines, where + ("direction",), "expect: direction needs 'direction: {label, sign}'")
+    if not tpl.variants:
+        _fail(path, lines, where + ("variants",), "expect: direction needs 'variants': the perturbed sentences, "
+                                                  "e.g. [\"{base} I love it!\"] ({base} is the base sentence)")
+    clash = sorted({BASE_SLOT} & (set(spec.protected) | set(spec.fills)))
+    if clash:
+        kind = "protected" if BASE_SLOT in spec.protected else "fills"
+        _fail(path, lines, (kind, BASE_SLOT), f"slot name {BASE_SLOT!r} is reserved for the base sentence in variants")
+    for j, variant in enumerate(tpl.variants):
+        loc = where + ("variants", j)
+        used = _check_placeholders(spec, path, lines, loc, variant, (BASE_SLOT,))
+        others = sorted({s for s in used if s in spec.protected} - set(protected))
+        if others:
+            _fail(path, lines, loc, f"variant uses protected slot {{{others[0]}}}, which the base sentence does not")
+        if protected and BASE_SLOT not in used and protected[0] not in used:
+            _fail(path, lines, loc, f"variant drops the protected term: use {{{BASE_SLOT}}} or {{{protected[0]}}}")
+        if variant.strip() in (tpl.text.strip(), f"{{{BASE_SLOT}}}"):
+            _fail(path, lines, loc, "variant equals the base sentence: nothing to compare")
 
 
 def _check_pairs(path: Path, lines: dict, slot: str, lex: ProtectedSlot) -> None:

@@ -101,7 +101,7 @@ def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute
 def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
     """One section per suite x attribute with its charts, tables and worst families."""
     labels = results["model"]["labels"]
-    metrics = results["metrics"]
+    metrics = [m for m in results["metrics"] if m["kind"] != "functional"]  # their own section: functional.html.j2
     pairs = list(dict.fromkeys((m["suite"], m["attribute"]) for m in metrics))
     out = []
     for suite, attribute in pairs:
