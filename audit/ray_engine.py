@@ -4,9 +4,9 @@ Each actor holds one model replica (shipped once through the object store, so ev
 weights the driver fingerprinted, and no node needs the model folder) and scores whole blocks with the local
 engine's own :func:`audit.predict.score`, token-budget batches included. The driver plans the blocks: it
 cuts the model's own batch plan (``Adapter.plan_batches``: length-sorted token-budget batches for Hugging
-Face models, fixed-size chunks for callables) into runs of whole batches, so each actor forms exactly the batches the local engine would have
-formed and the probabilities are the same, bit for bit. Results come back in any order and are joined by
-text. The cache stays on the driver (:func:`audit.predict.score` looks up before and writes after).
+Face models, fixed-size chunks for callables) into runs of whole batches, so each actor forms exactly the
+batches the local engine would have formed and the probabilities are the same, bit for bit. Results come
+back in any order and are joined by text. The cache stays on the driver (:func:`audit.predict.score` looks up before and writes after).
 
 ``address``: ``None`` joins ``$RAY_ADDRESS`` when set, else starts a local cluster that is shut down after
 the run; ``"auto"`` or ``"ray://host:10001"`` join an existing cluster. An already initialised Ray session
@@ -111,7 +111,8 @@ class RayEngine:
         return np.stack([probs[t] for t in texts])
 
 
-def plan_blocks(model: Adapter, texts: list[str], max_tokens: int, workers: int, per_worker: int = 4) -> list[list[int]]:
+def plan_blocks(model: Adapter, texts: list[str], max_tokens: int, workers: int,
+                per_worker: int = 4) -> list[list[int]]:
     """The local engine's batches, in its order, grouped into about ``per_worker`` blocks per worker.
 
     A block always ends on a batch boundary and lists its texts in the local engine's order (ascending

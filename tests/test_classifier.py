@@ -159,7 +159,8 @@ def test_a_new_kind_audits_end_to_end(toy_kind, tmp_path):
     assert scoring["scored"] == scoring["unique"] > 0
     assert max(toy_kind.calls) == 5 and sum(toy_kind.calls) == scoring["unique"]  # its own batch plan
     # p(pos) depends on one gender term: the counterfactual shift of that attribute is the largest there is
-    shifts = [m for m in results["metrics"] if m["id"].startswith("mean_shift/identity/gender/") and m["id"].endswith("/pos")]
+    shifts = [m for m in results["metrics"]
+              if m["id"].startswith("mean_shift/identity/gender/") and m["id"].endswith("/pos")]
     assert shifts and max(abs(m["value"]) for m in shifts) > 0.1
     # the default capabilities: cache key = fingerprint, cached entries re-checked before use
     again = run_audit(AuditOptions(model="toy:female", out=str(tmp_path / "b"), **opts))["run"]["scoring"]
