@@ -6,7 +6,8 @@ engine's own :func:`audit.predict.score`, token-budget batches included. The dri
 cuts the model's own batch plan (``Adapter.plan_batches``: length-sorted token-budget batches for Hugging
 Face models, fixed-size chunks for callables) into runs of whole batches, so each actor forms exactly the
 batches the local engine would have formed and the probabilities are the same, bit for bit. Results come
-back in any order and are joined by text. The cache stays on the driver (:func:`audit.predict.score` looks up before and writes after).
+back in any order and are joined by text. The cache stays on the driver (:func:`audit.predict.score` looks
+up before and writes after).
 
 ``address``: ``None`` joins ``$RAY_ADDRESS`` when set, else starts a local cluster that is shut down after
 the run; ``"auto"`` or ``"ray://host:10001"`` join an existing cluster. An already initialised Ray session
