@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="audit a model: results.json, cases.parquet, report.html, summary.md, junit.xml",
                        formatter_class=F)
-    r.add_argument("--model", required=True, help="fine-tuned folder, Hugging Face id, or module:function / file.py:function")
+    r.add_argument("--model", required=True, help="[KIND:]TARGET: fine-tuned folder, Hugging Face id, module:function / "
+                   "file.py:function, or vader (kinds: huggingface/hf, callable, vader)")
     r.add_argument("--out", default="runs/audit", help="output folder")
     add_case_options(r, DEFAULT_SUITES)
     r.add_argument("--label-col", default=None, help="true label column of --data (enables accuracy / equalized odds)")

@@ -129,12 +129,8 @@ def data_cases(opts: AuditOptions, all_suites: dict) -> tuple[pd.DataFrame, dict
     else:
         path = Path(opts.data)
         frame = read_table(path)
-        require_columns(frame, [opts.text_col, opts.label_col or "", opts.group_col or ""], str(path))
-        for col in filter(None, (opts.text_col, opts.label_col)):
-            bad = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
-            if bad.any():
-                raise InputError(f"{path}: row {int(bad.to_numpy().nonzero()[0][0]) + 1}: column {col!r} is empty or NaN "
-                                 f"(or whitespace only)")
+        require_columns(frame, [opts.text_col, opts.label_col or "", opts.group_col or ""], str(path),
+                        filled=(opts.text_col, opts.label_col or ""))
         texts = frame[opts.text_col].astype(str).tolist()
         labels = frame[opts.label_col].astype(str).tolist() if opts.label_col else None
         groups = frame[opts.group_col] if opts.group_col else None
@@ -229,7 +225,7 @@ def run_audit(opts: AuditOptions) -> dict:
                 "versions": _versions()},
         "model": {"name": opts.model, "kind": model.kind, "fingerprint": model.fingerprint, "labels": labels,
                   "parameters": model.n_parameters,
-                  "device": str(getattr(model, "device", "cpu")), "latency_ms_per_sentence":
+                  "device": str(model.device), "latency_ms_per_sentence":
                       (1000 / timing["sentences_per_s"]) if timing["sentences_per_s"] else None},
         "suites": [{"name": s.name, "version": s.spec.version, "sha256": s.sha256, "path": str(s.path),
                     "description": s.spec.description, "source": s.spec.source,
