@@ -45,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="audit a model: results.json, cases.parquet, report.html, summary.md, junit.xml",
                        formatter_class=F)
-    r.add_argument("--model", required=True, help="fine-tuned folder, Hugging Face id, or module:function / file.py:function")
+    r.add_argument("--model", required=True, help="[KIND:]TARGET: fine-tuned folder, Hugging Face id, module:function / "
+                   "file.py:function, or vader (kinds: huggingface/hf, callable, vader)")
     r.add_argument("--out", default="runs/audit", help="output folder")
     add_case_options(r, DEFAULT_SUITES)
     r.add_argument("--label-col", default=None, help="true label column of --data (enables accuracy / equalized odds)")
@@ -145,9 +146,9 @@ def cmd_report(args) -> int:
     from reports.files import check_writable
 
     results = load_results(args.results)
-    cases = load_cases(args.results, results["model"]["labels"])
+    cases = load_cases(args.results, results.model.labels)
     check_writable(args.results, "results folder")
-    write_reports(Path(args.results), results, cases)
+    write_reports(Path(args.results), results.to_json(), cases)
     print(f"wrote {Path(args.results) / 'report.html'}, summary.md, junit.xml")
     return 0
 

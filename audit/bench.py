@@ -13,9 +13,10 @@ import time
 import pandas as pd
 import torch
 
-from audit.models import HFClassifier
+from audit.models import HFClassifier, load_model
 from audit.predict import score
 from core.data import data_file, resolve_data_dir
+from core.errors import InputError
 
 
 def matmul_peak(device: torch.device, size: int = 2048, repeats: int = 10, rounds: int = 5) -> float:
@@ -45,7 +46,10 @@ def run_bench(args) -> dict:
     root = resolve_data_dir(args.data_dir)
     path = data_file(root, "eec/Equity-Evaluation-Corpus.csv", "Equity Evaluation Corpus (Kiritchenko & Mohammad 2018)")
     texts = pd.read_csv(path)["Sentence"].tolist()[: args.limit]
-    model = HFClassifier(args.model, device=args.device)
+    model = load_model(args.model, device=args.device)
+    if model.kind != HFClassifier.kind:  # the contender is transformers.pipeline
+        raise InputError(f"--model {args.model}: bench compares against transformers.pipeline and needs a Hugging "
+                         f"Face classifier, not a {model.kind} model")
     if getattr(args, "engine", "local") == "ray":
         return ray_scaling(model, texts, args.ray_address, args.workers)
     # Each timed run follows one untimed pass over the same texts, for both contenders: the first pass of a

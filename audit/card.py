@@ -13,6 +13,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from audit.records import registry
+from audit.results import Results
 from audit.run import load_results
 from core.errors import InputError
 from reports.files import write_text
@@ -22,27 +24,19 @@ BEGIN = "<!-- fairaudit:bias-evaluation:begin (written by `fairaudit card`; a re
 END = "<!-- fairaudit:bias-evaluation:end -->"
 SECTION = re.compile(re.escape(BEGIN.split(" (")[0]) + r".*?" + re.escape(END) + r"\n?", re.S)
 HEADING = re.compile(r"^## Bias evaluation[ \t]*\n.*?(?=^#{1,2} |\Z)", re.S | re.M)  # a hand-made one, no markers
-# what each gated metric means, in words a model card reader needs (formulas: the HTML report and audit/metrics.py)
-IN_WORDS = {
-    "mean_shift": "the mean change in p(class) for one group against the others on otherwise identical sentences",
-    "group_flip_rate": "the share of one group's sentences whose predicted label differs from the rest of the family",
-    "flip_rate": "the share of sentence families whose predicted label changes with the protected term",
-    "dp_difference": "the largest gap in the rate of predicting the class between groups",
-    "eo_difference": "the largest gap in true- or false-positive rate between groups",
-    "accuracy_difference": "the largest gap in accuracy between groups",
-}
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n.*?\n---[ \t]*(\n|\Z)", re.S)
 
 
-def render_section(results: dict, top: int = 5) -> str:
+def render_section(results: Results, top: int = 5) -> str:
     from reports.audit import top_disparities
 
-    gate = results["gate"]
-    counts = {v: sum(r["verdict"] == v for r in gate["rules"]) for v in ("pass", "fail", "inconclusive")}
-    largest = top_disparities(results["metrics"], top)
-    body = render("card.md.j2", r=results, gate=gate, counts=counts, top=largest,
-                  gate_name=Path(results["run"].get("gate_file") or "default_gate.yaml").name,
-                  data=results.get("data"), in_words=IN_WORDS, fingerprint=results["model"]["fingerprint"][:16])
+    gate = results.gate
+    counts = {v: sum(r.verdict == v for r in gate.rules) for v in ("pass", "fail", "inconclusive")}
+    doc = results.to_json()  # the template reads the plain JSON form, as the other reports do
+    body = render("card.md.j2", r=doc, gate=doc["gate"], counts=counts, top=top_disparities(doc["metrics"], top),
+                  gate_name=Path(results.run.gate_file or "default_gate.yaml").name, data=doc.get("data"),
+                  in_words={name: info.words for name, info in registry().items() if info.words},
+                  fingerprint=results.model.fingerprint[:16])
     return f"{BEGIN}\n{body.strip()}\n{END}\n"
 
 

@@ -32,9 +32,21 @@ import numpy as np
 import pandas as pd
 
 from audit import stats
-from audit.records import Metric, clip_interval
+from audit.records import Metric, MetricInfo, clip_interval, register_metric
 
 DEFAULT_TOLERANCE = 0.1
+_CHECKLIST = "Ribeiro et al. 2020 (CheckList)"
+# Registered by name: run.py computes these from the gate's tolerances (not per suite x attribute slice).
+register_metric("mft_failure_rate", MetricInfo(
+    "functional", "rate", "share of an MFT's sentences (expect: label) not given their expected label; Wilson at "
+    "the families' design effect", f"MFT, {_CHECKLIST}", words="failed a minimum functionality test"))
+register_metric("dir_violation_rate", MetricInfo(
+    "functional", "rate", "share of DIR pairs (base, variant) where s * (p_c(v) - p_c(b)) < -tolerance (default "
+    "0.1); Wilson at the design effect (clusters: base sentences)", f"DIR, {_CHECKLIST}",
+    words="moved against a directional expectation"))
+register_metric("dir_mean_change", MetricInfo(
+    "functional", "signed", "mean over DIR pairs of s * (p_c(v) - p_c(b)) (> 0: moves the expected way); "
+    "cluster-robust t interval", f"DIR, {_CHECKLIST}", words="mean change in the expected direction"))
 EXAMPLES = 5  # failing examples kept per test for the report
 
 

@@ -40,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from audit import stats
 from audit.functional import DEFAULT_TOLERANCE
-from audit.records import REGISTRY
+from audit.records import registry
 from core.errors import InputError
 
 DEFAULT_GATE = Path(__file__).with_name("default_gate.yaml")
@@ -69,8 +69,8 @@ class Rule(BaseModel):
     @field_validator("metric")
     @classmethod
     def _known_metric(cls, v: str) -> str:
-        if v not in REGISTRY:
-            raise ValueError(f"unknown metric {v!r} (known: {', '.join(REGISTRY)})")
+        if v not in registry():  # the registered metric families' names (audit/records.py)
+            raise ValueError(f"unknown metric {v!r} (known: {', '.join(registry())})")
         return v
 
     @model_validator(mode="after")
@@ -78,7 +78,7 @@ class Rule(BaseModel):
         if sum(b is not None for b in (self.max, self.min, self.max_abs)) != 1:
             raise ValueError("give exactly one of max, min, max_abs")
         kind, bound = self.bound()
-        if REGISTRY[self.metric].scale != "signed" and bound < 0:
+        if registry()[self.metric].scale != "signed" and bound < 0:
             raise ValueError(f"{kind} {bound} is negative, but {self.metric} is never negative")
         if self.tolerance is not None and self.metric != "dir_violation_rate":
             raise ValueError(f"tolerance applies to dir_violation_rate rules only, not {self.metric}")

@@ -1,11 +1,11 @@
 """Disparity metrics over scored cases. Every metric is multiclass (per class, one-vs-rest) and carries n,
 the size of its smallest group ``n_min``, a point estimate, a 95% interval that contains it and, where it is a
-test, a p-value. ``REGISTRY`` (audit/records.py) lists every metric with its formula and reference; the gate
-checks rule names against it.
+test, a p-value. Each family is registered (:func:`audit.records.metric_family`) with its metrics' formulas
+and references: the report's methodology, the README's table and the gate's metric names come from there.
 
 Counterfactual metrics (here) compare *matched* cases only (audit/matching.py: same family, surface form,
 counterpart and other protected attributes); families are the independent units of their intervals and tests.
-Group-slice metrics are in audit/slices.py; :func:`all_metrics` runs both.
+Group-slice metrics are in audit/slices.py; :func:`all_metrics` runs every registered family.
 """
 from __future__ import annotations
 
@@ -15,11 +15,48 @@ import numpy as np
 import pandas as pd
 
 from audit import matching, stats
-from audit.records import REGISTRY, Metric, clip_interval, prob_matrix  # noqa: F401 (REGISTRY: public API)
-from audit.slices import group_metrics
+from audit.records import REGISTRY, MetricInfo, Metric, Scored, clip_interval, metric_family, prob_matrix, \
+    run_families  # noqa: F401 (REGISTRY: public API)
+
+_CONTRAST = ("mean over families of [mean over the family's matched strata of (mean_{x in g} v(x) - mean_{h != g}"
+             " mean_{x in h} v(x))]; t interval, paired t-test (p) and Wilcoxon signed-rank over families")
+_WILSON = "Wilson interval at the families' design effect (Kish deff from the cluster-robust variance)"
 
 
 # ------------------------------------------------------------------ counterfactual
+@metric_family("counterfactual", "Matched counterfactuals", (
+    "Matched members of each family (above) are compared. With two groups every contrast has a mirror image; the "
+    "gate and the report name the group that is harmed (moved away from the expected labels, else the one "
+    "that receives more of the class). Pair sums come from per-group label counts and sorted prefix sums: "
+    "memory grows linearly with family size."), {
+    "mean_shift": MetricInfo("counterfactual", "signed", f"v = p_c: {_CONTRAST}", "Kiritchenko & Mohammad 2018",
+                             "the mean change in p(class) for one group against the others on otherwise identical "
+                             "sentences", role="contrast"),
+    "label_shift": MetricInfo("counterfactual", "signed", "as mean_shift with v = 1[pred = c]: a selection-rate "
+                              "difference on matched sentences", words="the change in the rate of predicting the class for "
+                              "one group against the others on otherwise identical sentences", role="contrast"),
+    "flip_rate_difference": MetricInfo("counterfactual", "signed", "as mean_shift with v = share of x's matched "
+                                       "counterparts with another label: g flips more than the others",
+                                       words="how much more often one group's label differs from its matched "
+                                       "counterparts' than the other groups'", role="contrast"),
+    "flip_rate": MetricInfo("counterfactual", "rate", "share of matched cross-group pairs whose labels differ "
+                            f"(symmetric instability; also per template and per pair of groups); {_WILSON}",
+                            "CheckList INV, Ribeiro et al. 2020",
+                            "the share of sentence families whose predicted label changes with the protected term"),
+    "group_flip_rate": MetricInfo("counterfactual", "rate", "share of matched pairs involving group g whose labels "
+                                  "differ (symmetric: a flip counts for both sides; it blames no group); as flip_rate",
+                                  words="the share of one group's sentences whose predicted label differs from the "
+                                  "rest of the family"),
+    "ctf_gap": MetricInfo("counterfactual", "gap", "mean |p_c(x) - p_c(x')| over matched cross-group pairs, per "
+                          "family then over families (counterfactual token fairness); t interval", "Garg et al. 2019"),
+    "mean_abs_delta": MetricInfo("counterfactual", "gap", "ctf_gap averaged over classes; t interval"),
+    "max_abs_delta": MetricInfo("counterfactual", "gap", "max |p_c(x) - p_c(x')| over matched pairs and classes "
+                                "(a maximum: no interval)"),
+})
+def counterfactual_family(scored: Scored, suite: str, attribute: str) -> list[Metric]:
+    return counterfactual_metrics(scored.frame, scored.labels, suite, attribute, scored.alpha, scored.attributes)
+
+
 def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, attribute: str,
                            alpha: float = 0.05, attributes: list[str] | None = None) -> list[Metric]:
     sub = frame[frame["suite"] == suite]
@@ -126,17 +163,17 @@ def _contrast_metrics(m: matching.Matched, name: str, values: np.ndarray, suite:
 
 def all_metrics(frame: pd.DataFrame, labels: list[str], attributes: list[str], n_boot: int = 0, alpha: float = 0.05,
                 seed: int = 0, correction: str = "holm", slices: bool = True) -> list[Metric]:
-    """Every metric for every suite x attribute present (``slices=False``: counterfactual ones only, which is
-    all the default gate reads). p-values are adjusted here across all tests (the descriptive view);
-    :func:`audit.gate.evaluate` re-adjusts the tests its rules use among themselves."""
-    out: list[Metric] = []
-    for suite, attribute in itertools.product(frame["suite"].unique(), attributes):
-        if attribute not in frame:
-            continue
-        out += counterfactual_metrics(frame, labels, suite, attribute, alpha, attributes)
-        if slices:
-            out += group_metrics(frame, labels, suite, attribute, n_boot, alpha, seed)
+    """Every registered family's records for every suite x attribute present (``slices=False``: the
+    counterfactual family only, which is all the default gate reads). p-values are adjusted here across all
+    tests (the descriptive view); :func:`audit.gate.evaluate` re-adjusts the tests its rules use among
+    themselves."""
+    scored = Scored(frame, labels, attributes, alpha, n_boot, seed)
+    out: list[Metric] = run_families(scored, None if slices else ["counterfactual"])
     tested = [m for m in out if m.p_value is not None]
     for m, p in zip(tested, stats.adjust([m.p_value for m in tested], correction)):
         m.p_adjusted = p
     return out
+
+
+# re-exported (public API); imported last so that the counterfactual family registers, and runs, first
+from audit.slices import group_metrics  # noqa: E402,F401

@@ -1,4 +1,5 @@
-"""Score texts fast: deduplicate, cache, sort by token length, batch by a token budget, ``inference_mode``.
+"""Score texts fast: deduplicate, cache, and batch as the model plans (a Hugging Face model: sorted by token
+length under a token budget, ``inference_mode``); any :class:`core.classifier.Adapter` fits.
 
 The cache is a SQLite file keyed by (model ``cache_key``, sha1 of text), so re-running an audit after adding
 one template file only scores the new sentences, and a re-trained model never reuses stale scores. It is written
@@ -8,7 +9,6 @@ have a fixed, seeded sample of their cached texts scored again first, and any di
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import random
 import sqlite3
@@ -17,17 +17,13 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from audit.models import CallableClassifier, HFClassifier
-from core.progress import progress as progress_bar
-from core.batching import collate
+from core.classifier import Adapter, check_probabilities
 from core.errors import InputError
+from core.progress import progress as progress_bar
 
 VERIFY_SAMPLE = 32  # cached texts re-scored before a callable's cache entries are trusted
 VERIFY_TOLERANCE = 1e-6  # entries are stored as float32
-
-CALLABLE_BATCH = 256  # texts per call of a Python-callable model
 
 
 class PredictionCache:
@@ -70,53 +66,29 @@ class PredictionCache:
         self.db.close()
 
 
-def token_budget_batches(lengths: list[int], max_tokens: int, max_batch: int = 256,
-                         min_uniform: int = 32) -> list[list[int]]:
-    """Sort by length and cut batches under ``max_tokens`` (rows x longest length) and ``max_batch`` rows.
-
-    A batch also ends where the length changes once it holds ``min_uniform`` rows, so most batches have one
-    length: no padding, and no attention mask to build or apply (about 10% faster on short sentences).
-    """
-    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    batches, current = [], []
-    for i in order:
-        width = lengths[i]  # ascending order: the newest is the longest
-        if current and (width * (len(current) + 1) > max_tokens or len(current) >= max_batch
-                        or (width != lengths[current[-1]] and len(current) >= min_uniform)):
-            batches.append(current)
-            current = []
-        current.append(i)
-    if current:
-        batches.append(current)
-    return batches
-
-
-def score_hf(model: HFClassifier, texts: list[str], max_tokens: int = 8192, progress: bool = True,
-             on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> np.ndarray:
-    """Probabilities in input order; ``on_batch(indices, probs)`` sees each batch as it finishes (the cache)."""
-    ids = model.tokenizer(texts, truncation=True, max_length=model.max_length)["input_ids"]
-    probs = np.empty((len(texts), len(model.labels)), dtype=np.float32)
-    batches = token_budget_batches([len(x) for x in ids], max_tokens)
-    pad = model.tokenizer.pad_token_id or 0
-    ctx = torch.autocast(model.device.type, dtype=model.dtype) if model.dtype else contextlib.nullcontext()
+def predict(model: Adapter, texts: list[str], max_tokens: int = 8192, progress: bool = True,
+            on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> np.ndarray:
+    """Probabilities in input order, batched as the model plans (:meth:`Adapter.predict_batches`); every batch
+    is checked against the contract before ``on_batch(indices, probs)`` sees it (the cache)."""
+    parts: list[tuple[list[int], np.ndarray]] = []
     bar = progress_bar(total=len(texts), disable=not progress, unit="sent", desc="scoring")
-    with torch.inference_mode(), ctx:
-        for batch in batches:
-            inputs = collate([ids[i] for i in batch], pad)
-            if bool(inputs["attention_mask"].all()):
-                del inputs["attention_mask"]  # uniform length: the model's default all-ones mask is the same
-            logits = model.model(**{k: v.to(model.device) for k, v in inputs.items()}).logits
-            probs[batch] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
-            if not np.isfinite(probs[batch]).all():  # before the cache sees it
-                raise InputError(f"model {model.name}: produced NaN or infinite probabilities (damaged weights?)")
-            if on_batch:
-                on_batch(batch, probs[batch])
-            bar.update(len(batch))
+
+    def finished(batch: list[int], probs: np.ndarray) -> None:
+        probs = check_probabilities(model.name, np.asarray(probs), len(batch), model.labels)
+        parts.append((list(batch), probs))
+        if on_batch:
+            on_batch(batch, probs)
+        bar.update(len(batch))
+
+    model.predict_batches(texts, max_tokens, finished)
     bar.close()
-    return probs
+    out = np.empty((len(texts), len(model.labels)), dtype=np.result_type(*(p.dtype for _, p in parts), np.float32))
+    for batch, probs in parts:
+        out[batch] = probs
+    return out
 
 
-def score(model: HFClassifier | CallableClassifier, texts: list[str], cache: PredictionCache | None = None,
+def score(model: Adapter, texts: list[str], cache: PredictionCache | None = None,
           max_tokens: int = 8192, progress: bool = True, engine=None) -> tuple[np.ndarray, dict]:
     """Probabilities for ``texts`` in input order, plus timing stats (``scored``, ``cached``, ``sentences_per_s``,
     and ``cache_verified`` / ``cache_stale`` for models whose cache entries are checked).
@@ -135,11 +107,8 @@ def score(model: HFClassifier | CallableClassifier, texts: list[str], cache: Pre
             fresh = engine(model, todo, max_tokens, progress)
             if store:
                 store(range(len(todo)), fresh)
-        elif isinstance(model, HFClassifier):
-            fresh = score_hf(model, todo, max_tokens, progress, on_batch=store)
         else:
-            fresh = np.concatenate([score_callable_batch(model, todo, range(i, min(i + CALLABLE_BATCH, len(todo))), store)
-                                    for i in range(0, len(todo), CALLABLE_BATCH)])
+            fresh = predict(model, todo, max_tokens, progress, on_batch=store)
         known.update(zip(todo, fresh))
     seconds = time.perf_counter() - started
     out = np.stack([known[t] for t in texts]) if texts else np.empty((0, len(model.labels)))
@@ -148,20 +117,13 @@ def score(model: HFClassifier | CallableClassifier, texts: list[str], cache: Pre
     return out.astype(np.float64), stats
 
 
-def score_callable_batch(model: CallableClassifier, texts: list[str], idx: range, store) -> np.ndarray:
-    probs = model([texts[i] for i in idx])
-    if store:
-        store(list(idx), probs)
-    return probs
-
-
-def verify_cached(model, cache: PredictionCache, known: dict[str, np.ndarray]) -> dict:
+def verify_cached(model: Adapter, cache: PredictionCache, known: dict[str, np.ndarray]) -> dict:
     """Re-score a fixed, seeded sample of the cached texts; on any difference drop the model's entries (in
     ``known`` and on disk) so that everything is scored again. A cache hit can then not change a result unless
     the model changed on texts outside the sample only (a sample of 32 catches any change that touches more
     than ~10% of texts with probability > 0.96)."""
     sample = random.Random(0).sample(sorted(known), min(VERIFY_SAMPLE, len(known)))
-    fresh = model(sample).astype(np.float32)
+    fresh = predict(model, sample, progress=False).astype(np.float32)
     stale = not np.allclose(fresh, np.stack([known[t] for t in sample]), atol=VERIFY_TOLERANCE, rtol=0)
     if stale:
         cache.drop(model.cache_key)

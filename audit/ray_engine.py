@@ -3,10 +3,11 @@
 Each actor holds one model replica (shipped once through the object store, so every replica has exactly the
 weights the driver fingerprinted, and no node needs the model folder) and scores whole blocks with the local
 engine's own :func:`audit.predict.score`, token-budget batches included. The driver plans the blocks: it
-cuts the local engine's batch plan (length-sorted token-budget batches; chunks of ``CALLABLE_BATCH`` for
-callables) into runs of whole batches, so each actor forms exactly the batches the local engine would have
-formed and the probabilities are the same, bit for bit. Results come back in any order and are joined by
-text. The cache stays on the driver (:func:`audit.predict.score` looks up before and writes after).
+cuts the model's own batch plan (``Adapter.plan_batches``: length-sorted token-budget batches for Hugging
+Face models, fixed-size chunks for callables) into runs of whole batches, so each actor forms exactly the
+batches the local engine would have formed and the probabilities are the same, bit for bit. Results come
+back in any order and are joined by text. The cache stays on the driver (:func:`audit.predict.score` looks
+up before and writes after).
 
 ``address``: ``None`` joins ``$RAY_ADDRESS`` when set, else starts a local cluster that is shut down after
 the run; ``"auto"`` or ``"ray://host:10001"`` join an existing cluster. An already initialised Ray session
@@ -16,13 +17,12 @@ from __future__ import annotations
 
 import logging
 import math
-import sys
 import time
 
 import numpy as np
 
-from audit.models import CallableClassifier, HFClassifier
-from audit.predict import CALLABLE_BATCH, score, token_budget_batches
+from audit.predict import score
+from core.classifier import Adapter
 from core.errors import InputError
 
 INSTALL = "pip install 'fairaudit[ray]'"
@@ -69,7 +69,7 @@ class RayEngine:
         self.address, self.workers, self.precision = address, workers, precision
         self.busy_seconds = 0.0
 
-    def __call__(self, model: HFClassifier | CallableClassifier, texts: list[str], max_tokens: int = 8192,
+    def __call__(self, model: Adapter, texts: list[str], max_tokens: int = 8192,
                  progress: bool = True) -> np.ndarray:
         started = connect(self.address)
         try:
@@ -81,7 +81,7 @@ class RayEngine:
             if started:
                 self.ray.shutdown()
 
-    def _score(self, model, texts: list[str], max_tokens: int) -> np.ndarray:
+    def _score(self, model: Adapter, texts: list[str], max_tokens: int) -> np.ndarray:
         import pandas as pd
 
         ray = self.ray
@@ -108,23 +108,18 @@ class RayEngine:
             cause = next((line for line in str(exc).splitlines() if _LOAD_FAILED in line), None)
             if cause is None:
                 raise
-            hint = (" (a callable must be importable on every Ray worker: install its package there, or give "
-                    "path/to/file.py:function)" if isinstance(model, CallableClassifier) else "")
-            raise InputError(f"model {model.name}: {cause.split(_LOAD_FAILED, 1)[1]}{hint}") from None
+            raise InputError(f"model {model.name}: {cause.split(_LOAD_FAILED, 1)[1]}{model.worker_hint}") from None
         return np.stack([probs[t] for t in texts])
 
 
-def plan_blocks(model, texts: list[str], max_tokens: int, workers: int, per_worker: int = 4) -> list[list[int]]:
+def plan_blocks(model: Adapter, texts: list[str], max_tokens: int, workers: int,
+                per_worker: int = 4) -> list[list[int]]:
     """The local engine's batches, in its order, grouped into about ``per_worker`` blocks per worker.
 
     A block always ends on a batch boundary and lists its texts in the local engine's order (ascending
     length), so re-batching a block inside an actor reproduces those batches exactly.
     """
-    if isinstance(model, HFClassifier):
-        ids = model.tokenizer(texts, truncation=True, max_length=model.max_length)["input_ids"]
-        batches = token_budget_batches([len(x) for x in ids], max_tokens)
-    else:
-        batches = [list(range(i, min(i + CALLABLE_BATCH, len(texts)))) for i in range(0, len(texts), CALLABLE_BATCH)]
+    batches = model.plan_batches(texts, max_tokens)
     target = math.ceil(len(texts) / (workers * per_worker))
     blocks, current = [], []
     for batch in batches:
@@ -135,12 +130,12 @@ def plan_blocks(model, texts: list[str], max_tokens: int, workers: int, per_work
     return blocks + ([current] if current else [])
 
 
-def ship_callable_module(model) -> None:
-    """A callable loaded from ``file.py`` lives in a module only the driver has: send it by value."""
-    if isinstance(model, CallableClassifier) and model.fn.__module__.startswith("fairaudit_user_"):
-        from ray import cloudpickle
+def ship_callable_module(model: Adapter) -> None:
+    """Modules only the driver has (a callable loaded from ``file.py``): send them by value."""
+    from ray import cloudpickle
 
-        cloudpickle.register_pickle_by_value(sys.modules[model.fn.__module__])
+    for module in model.modules_by_value():
+        cloudpickle.register_pickle_by_value(module)
 
 
 class Replica:
@@ -148,20 +143,13 @@ class Replica:
 
     def __init__(self, model_ref: list, precision: str, max_tokens: int):
         import ray
-        import torch
 
         try:
             self.model = ray.get(model_ref[0])
         except Exception as exc:  # an unimportable callable fails here, on the worker: say so on the driver
             detail = str(getattr(exc, "cause", None) or exc).strip().splitlines()[-1]
             raise RuntimeError(f"{_LOAD_FAILED}{type(exc).__name__}: {detail}") from None
-        if isinstance(self.model, HFClassifier):
-            from core.model import pick_device
-
-            self.model.device = pick_device("auto")  # the GPU Ray assigned to this actor, if any
-            self.model.model.to(self.model.device)
-            if precision == "auto":  # resolved here: the driver may have no GPU while the workers do
-                self.model.dtype = torch.bfloat16 if self.model.device.type == "cuda" else None
+        self.model.place("auto", precision)  # the GPU Ray assigned to this actor, if any
         self.max_tokens = max_tokens
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -29,9 +29,19 @@ import numpy as np
 import pandas as pd
 
 from audit import stats
-from audit.records import Metric, prob_matrix
+from audit.records import Metric, MetricInfo, prob_matrix, register_metric
 from core.perturb import robustness_texts
 from core.perturbations import ORIGINAL, REGISTRY, ROBUSTNESS
+
+# Registered by name: run.py computes these on the robustness cases, apart from the suite x attribute slices.
+register_metric("robustness_flip_rate", MetricInfo(
+    "robustness", "rate", "share of (original, variant) pairs of a robustness plug-in whose labels differ (1 - "
+    "invariance rate); Wilson at the design effect of the original texts",
+    "CheckList INV, Ribeiro et al. 2020; typos: Belinkov & Bisk 2018", words="changed its label under a harmless edit"))
+register_metric("robustness_delta_p", MetricInfo(
+    "robustness", "gap", "mean |p_y(x') - p_y(x)| over (original x, variant x') pairs, y the original's predicted "
+    "class; cluster-robust t interval over original texts", "CheckList INV, Ribeiro et al. 2020",
+    words="moved p(predicted class) under a harmless edit"))
 
 def sample_texts(texts: list[str], labels: list | None, limit: int, seed: int) -> tuple[list[str], list | None]:
     """At most ``limit`` of ``texts`` (seeded sample, original order kept)."""

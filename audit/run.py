@@ -20,16 +20,15 @@ from audit.models import load_model
 from audit import robustness as robust_
 from core.perturb import case_attributes, parse_robustness, perturb_texts
 from audit.predict import PredictionCache, score
+from audit.results import SCHEMA, Results, validate
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
 from core.data import BUILTIN, load_data, read_table, require_columns
 from core.errors import InputError, check_number
 from core.model import pick_device
 from reports.files import check_writable, published_folder, write_json, write_parquet
 
-SCHEMA = "fairaudit.results/1"
 OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
 STALE = ("compare.html", "compare.md")  # a compare of the previous run in this folder would describe another run
-REQUIRED = {"schema": str, "run": dict, "model": dict, "metrics": list, "gate": dict}
 
 
 @dataclass
@@ -135,12 +134,8 @@ def read_data(opts: AuditOptions) -> tuple[list[str], list | None, pd.Series | N
     else:
         path = Path(opts.data)
         frame = read_table(path)
-        require_columns(frame, [opts.text_col, opts.label_col or "", opts.group_col or ""], str(path))
-        for col in filter(None, (opts.text_col, opts.label_col)):
-            bad = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
-            if bad.any():
-                raise InputError(f"{path}: row {int(bad.to_numpy().nonzero()[0][0]) + 1}: column {col!r} is empty or NaN "
-                                 f"(or whitespace only)")
+        require_columns(frame, [opts.text_col, opts.label_col or "", opts.group_col or ""], str(path),
+                        filled=(opts.text_col, opts.label_col or ""))
         texts = frame[opts.text_col].astype(str).tolist()
         labels = frame[opts.label_col].astype(str).tolist() if opts.label_col else None
         groups = frame[opts.group_col] if opts.group_col else None
@@ -188,7 +183,7 @@ def run_audit(opts: AuditOptions) -> dict:
         from audit.ray_engine import RayEngine
 
         engine = RayEngine(opts.ray_address, opts.workers, opts.precision)
-    baseline = load_results(opts.baseline)["metrics"] if opts.baseline else None
+    baseline = load_results(opts.baseline).record_dicts() if opts.baseline else None
     all_suites = load_suites(opts.templates)
     suites = select_suites(opts.suites, available=all_suites) if opts.suites else []
     cases = build_cases(suites, opts.max_cases, opts.seed)
@@ -248,7 +243,7 @@ def run_audit(opts: AuditOptions) -> dict:
                 "versions": _versions()},
         "model": {"name": opts.model, "kind": model.kind, "fingerprint": model.fingerprint, "labels": labels,
                   "parameters": model.n_parameters,
-                  "device": str(getattr(model, "device", "cpu")), "latency_ms_per_sentence":
+                  "device": str(model.device), "latency_ms_per_sentence":
                       (1000 / timing["sentences_per_s"]) if timing["sentences_per_s"] else None},
         "suites": [{"name": s.name, "version": s.spec.version, "sha256": s.sha256, "path": str(s.path),
                     "description": s.spec.description, "source": s.spec.source,
@@ -284,14 +279,15 @@ def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
     from reports.audit import write_reports
 
     clean = _clean(results)
+    Results.model_validate(clean)  # what is published matches results.schema.json (a mismatch is a bug: traceback)
     with published_folder(out, last="results.json", stale=STALE) as staging:
         write_parquet(staging / "cases.parquet", cases)
         write_reports(staging, clean, cases)
         write_json(staging / "results.json", clean)
 
 
-def load_results(path: str | Path) -> dict:
-    """``results.json`` of a finished run, checked for the keys every reader needs."""
+def load_results(path: str | Path) -> Results:
+    """``results.json`` of a finished run, validated against the results schema (audit/results.py)."""
     path = Path(path)
     file = path / "results.json" if path.is_dir() else path
     if not file.is_file():
@@ -303,21 +299,7 @@ def load_results(path: str | Path) -> dict:
         raise InputError(f"{file}:{exc.lineno}: not valid JSON: {exc.msg}") from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"{file}: not UTF-8 text (byte {exc.start})") from exc
-    if not isinstance(results, dict):
-        raise InputError(f"{file}: a results file is a JSON object, not a {type(results).__name__}")
-    if results.get("schema") != SCHEMA:
-        raise InputError(f"{file}: schema {results.get('schema')!r} is not {SCHEMA!r}")
-    for key, kind in REQUIRED.items():
-        if not isinstance(results.get(key), kind):
-            raise InputError(f"{file}: key {key!r} is missing or not a {kind.__name__}: an incomplete or edited file")
-    for i, m in enumerate(results["metrics"]):
-        if not isinstance(m, dict) or not isinstance(m.get("id"), str) or "value" not in m:
-            raise InputError(f"{file}: metrics[{i}] is not a metric record (needs 'id' and 'value')")
-    if not isinstance(results["model"].get("labels"), list) or "fingerprint" not in results["model"]:
-        raise InputError(f"{file}: key 'model' lacks 'labels' or 'fingerprint': an incomplete or edited file")
-    if not isinstance(results["gate"].get("verdict"), str) or not isinstance(results["gate"].get("rules"), list):
-        raise InputError(f"{file}: key 'gate' lacks 'verdict' or 'rules': an incomplete or edited file")
-    return results
+    return validate(results, str(file))
 
 
 def load_cases(path: str | Path, labels: list[str]) -> pd.DataFrame:

@@ -12,8 +12,44 @@ import pandas as pd
 from fairlearn.metrics import MetricFrame
 
 from audit import matching, stats
-from audit.records import Metric, clip_interval, prob_matrix
+from audit.records import Metric, MetricInfo, Scored, clip_interval, metric_family, prob_matrix
 from core.suites import INTERSECTION
+
+_GAP = ("Newcombe's hybrid score interval for every pair of groups with the pairing correlation, Bonferroni over "
+        "pairs (simultaneous); cluster-robust Wald test of equal rates (F approximation)")
+
+
+@metric_family("group", "Group slices", (
+    "Rates per group and the gaps between groups with fairlearn's MetricFrame (an intersection passes its "
+    "attributes as multiple sensitive features). Families are the clusters, stratified by the suite's design "
+    "cells (template x expected label): intervals and the test of equal rates use the cluster-robust variance, "
+    "valid for paired template suites and independent data rows alike. --n-boot N switches the per-group "
+    "intervals to fairlearn's row bootstrap (which ignores the clustering). accuracy, recall, the accuracy and "
+    "equalized-odds gaps and the AUCs need expected labels (template labels through --label-map, or "
+    "--label-col)."), {
+    "selection_rate": MetricInfo("group", "rate", "P(pred = c | g); Wilson interval at the design effect"),
+    "mean_prob": MetricInfo("group", "rate", "E[p_c | g]; cluster-robust t interval"),
+    "dp_difference": MetricInfo("group", "gap", f"max_g - min_g selection rate of class c (fairlearn); {_GAP}",
+                                "Newcombe 1998", "the largest gap in the rate of predicting the class between groups",
+                                role="gap"),
+    "dp_ratio": MetricInfo("group", "ratio", "min_g / max_g selection rate; interval from simultaneous group "
+                           "intervals"),
+    "accuracy": MetricInfo("group", "rate", "P(pred = y | g); Wilson at the design effect"),
+    "recall": MetricInfo("group", "rate", "P(pred = c | y = c, g); Wilson at the design effect"),
+    "accuracy_difference": MetricInfo("group", "gap", "max_g - min_g accuracy; interval and test as dp_difference",
+                                      words="the largest gap in accuracy between groups", role="gap"),
+    "eo_difference": MetricInfo("group", "gap", "max(TPR gap, FPR gap) of class c; interval and test as "
+                                "dp_difference", "Hardt et al. 2016",
+                                "the largest gap in true- or false-positive rate between groups", role="gap"),
+    "subgroup_auc": MetricInfo("auc", "rate", "AUC of p_c within g; Hanley-McNeil interval",
+                               "Borkan et al. 2019; Hanley & McNeil 1982"),
+    "bpsn_auc": MetricInfo("auc", "rate", "AUC of background positives vs subgroup negatives; Hanley-McNeil",
+                           "Borkan et al. 2019"),
+    "bnsp_auc": MetricInfo("auc", "rate", "AUC of background negatives vs subgroup positives; Hanley-McNeil",
+                           "Borkan et al. 2019"),
+})
+def group_family(scored: Scored, suite: str, attribute: str) -> list[Metric]:
+    return group_metrics(scored.frame, scored.labels, suite, attribute, scored.n_boot, scored.alpha, scored.seed)
 
 
 def group_metrics(frame: pd.DataFrame, labels: list[str], suite: str, attribute: str, n_boot: int = 0,

@@ -1,5 +1,8 @@
 """Tokenise once, then batch with dynamic padding.
 
+Inference batches are length-sorted: :func:`sorted_batches` (fixed size, training's evaluation) and
+:func:`token_budget_batches` (a token budget, the audit engine).
+
 Training batches are *length-grouped*: shuffle, cut into mega-batches of ``group`` batches, sort each
 mega-batch by length and cut it into batches, then shuffle the batch order. Each batch pads only to its own
 longest text, instead of the seed's fixed 256 tokens, which on tweets (about 30 tokens) wastes ~8x compute.
@@ -33,6 +36,27 @@ def sorted_batches(lengths: list[int], batch_size: int) -> list[list[int]]:
     """Evaluation batches: longest first, so the padding per batch is minimal and memory peaks early."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
     return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def token_budget_batches(lengths: list[int], max_tokens: int, max_batch: int = 256,
+                         min_uniform: int = 32) -> list[list[int]]:
+    """Sort by length and cut batches under ``max_tokens`` (rows x longest length) and ``max_batch`` rows.
+
+    A batch also ends where the length changes once it holds ``min_uniform`` rows, so most batches have one
+    length: no padding, and no attention mask to build or apply (about 10% faster on short sentences).
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    batches, current = [], []
+    for i in order:
+        width = lengths[i]  # ascending order: the newest is the longest
+        if current and (width * (len(current) + 1) > max_tokens or len(current) >= max_batch
+                        or (width != lengths[current[-1]] and len(current) >= min_uniform)):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    return batches
 
 
 def collate(ids: list[list[int]], pad_id: int, pad_to: int | None = None) -> dict[str, torch.Tensor]:

@@ -157,10 +157,16 @@ def _root_cause(exc: BaseException) -> str:
     return (lines[0] if lines else type(exc).__name__)[:300]
 
 
-def require_columns(frame: pd.DataFrame, columns: list[str], where: str) -> None:
+def require_columns(frame: pd.DataFrame, columns: list[str], where: str, filled: tuple[str, ...] = ()) -> None:
+    """Every named column present (empty names skipped); in the ``filled`` ones no cell NaN, empty or blank."""
     missing = [c for c in columns if c and c not in frame.columns]
     if missing:
         raise InputError(f"{where}: missing column {missing[0]!r} (columns: {', '.join(map(str, frame.columns))})")
+    for col in filter(None, filled):
+        bad = frame[col].isna() | (frame[col].astype(str).str.strip() == "")
+        if bad.any():
+            raise InputError(f"{where}: row {int(bad.to_numpy().nonzero()[0][0]) + 1}: column {col!r} is empty or NaN "
+                             f"(or whitespace only)")
 
 
 def load_file(path: Path, text_col: str = "text", label_col: str = "label", split_col: str | None = None,
@@ -176,13 +182,7 @@ def from_frame(name: str, frame: pd.DataFrame, text_col: str, label_col: str, sp
     where = where or name
     if frame.empty:
         raise InputError(f"{where}: the data set is empty")
-    bad_text = frame[text_col].isna() | (frame[text_col].astype(str).str.strip() == "")
-    if bad_text.any():
-        row = int(bad_text.to_numpy().nonzero()[0][0])
-        raise InputError(f"{where}: row {row + 1}: column {text_col!r} is empty or NaN")
-    if frame[label_col].isna().any():
-        row = int(frame[label_col].isna().to_numpy().nonzero()[0][0])
-        raise InputError(f"{where}: row {row + 1}: column {label_col!r} is empty or NaN")
+    require_columns(frame, [text_col, label_col], where, filled=(text_col, label_col))
     values = frame[label_col].astype(str)
     names = labels or sorted(values.unique())
     index = {n: i for i, n in enumerate(names)}

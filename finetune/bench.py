@@ -11,6 +11,7 @@ import torch
 
 from core.batching import collate, encode, length_grouped_batches
 from core.data import load_data
+from core.forward import autocast, autocast_dtype
 from core.model import load_classifier, load_tokenizer, pick_device
 
 
@@ -20,8 +21,7 @@ def timed_steps(model, batches: list[dict], labels: list[torch.Tensor], device, 
     model.train()
 
     def step(inputs, y):
-        ctx = torch.autocast(device.type, dtype=dtype) if dtype else torch.autocast(device.type, enabled=False)
-        with ctx:
+        with autocast(device, dtype):
             logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits
         loss = torch.nn.functional.cross_entropy(logits.float(), y.to(device))
         loss.backward()
@@ -65,7 +65,7 @@ def run_bench(args) -> dict:
     for name, batches, pad_to, dtype in (("seed-style (pad 256, batch 4, fp32)", seed_batches, 256, None),
                                          (f"fairaudit (length-grouped, batch {args.batch_size}, dynamic padding"
                                           f"{', bf16' if device.type == 'cuda' else ''})", ours_batches, None,
-                                          torch.bfloat16 if device.type == "cuda" else None)):
+                                          autocast_dtype("auto", device))):
         model = make_model(args, len(data.labels)).to(device)
         inputs = [collate([ids[i] for i in b], pad, pad_to) for b in batches]
         labels = [torch.tensor([y[i] for i in b]) for b in batches]

@@ -10,7 +10,6 @@ unfinished also ``checkpoint.pt`` (last completed epoch: weights, optimizer, sch
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -26,6 +25,7 @@ from transformers import get_linear_schedule_with_warmup
 
 from core import progress
 from core.batching import collate, encode, iterate, length_grouped_batches, sorted_batches
+from core.forward import autocast, autocast_dtype, forward
 from finetune.config import TrainConfig  # kept apart so that --help needs no torch
 from core.data import LabelledData, load_data
 from core.errors import InputError
@@ -40,29 +40,15 @@ CHECKPOINT = "checkpoint.pt"
 MITIGATION_FIELDS = ("mitigate", "clp_weight", "clp_pairs", "heldout_seed")  # TrainConfig fields of mitigation
 
 
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "auto":
-        return torch.bfloat16 if device.type == "cuda" else None
-    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
-
-
-def predict(model, ids: list[list[int]], pad_id: int, device: torch.device, batch_size: int = 64,
-            dtype: torch.dtype | None = None) -> torch.Tensor:
-    """Logits for every text, in input order (batches are length-sorted for speed)."""
-    model.eval()
-    logits = torch.empty((len(ids), model.config.num_labels))
-    ctx = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
-    with torch.inference_mode(), ctx:
-        for batch, inputs in iterate(ids, sorted_batches([len(x) for x in ids], batch_size), pad_id):
-            out = model(**{k: v.to(device) for k, v in inputs.items()}).logits
-            logits[batch] = out.float().cpu()
-    return logits
+EVAL_BATCH = 64  # texts per evaluation batch (length-sorted, longest first)
 
 
 def evaluate_split(model, tokenizer, texts: list[str], labels: list[int], names: list[str], device: torch.device,
                    max_length: int, loss_fn=None, dtype=None) -> dict:
+    """Accuracy, F1 and (with ``loss_fn``) the loss of one split, through the shared forward loop."""
     ids = encode(tokenizer, texts, max_length)
-    logits = predict(model, ids, tokenizer.pad_token_id, device, dtype=dtype)
+    batches = sorted_batches([len(x) for x in ids], EVAL_BATCH)
+    logits = forward(model, ids, batches, tokenizer.pad_token_id, device, dtype)
     metrics = classification_metrics(labels, logits.argmax(-1).tolist(), names)
     if loss_fn is not None:
         metrics["loss"] = float(loss_fn(logits, torch.tensor(labels)))
@@ -149,7 +135,6 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
         model = DDP(model, device_ids=[device.index] if device.type == "cuda" else None)
     loss_fn = loss_fn.to(device)
     out.mkdir(parents=True, exist_ok=True)
-    ctx = (lambda: torch.autocast(device.type, dtype=dtype)) if dtype else contextlib.nullcontext
     epochs_this_run = 0
 
     while state["epoch"] < cfg.epochs:
@@ -166,7 +151,7 @@ def train_loop(cfg: TrainConfig, device: torch.device, ddp: bool) -> dict:
             pairs = mitigation.sample(cfg.seed, epoch, step, rank, world) if mitigation else []
             if pairs:  # CLP: the step's counterfactual pairs ride along in the same forward pass
                 inputs = collate([train_ids[i] for i in rows] + pairs, tokenizer.pad_token_id)
-            with ctx():
+            with autocast(device, dtype):
                 logits = model(**{k: v.to(device) for k, v in inputs.items()}).logits
             loss = loss_fn(logits[:len(rows)].float(), labels)
             if ddp:

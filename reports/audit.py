@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 
 from audit import matching
-from audit.records import CONTRASTS
+from audit import records
 from reports.files import write_bytes, write_text
 from reports.render import render
 
-DISPARITIES = CONTRASTS + ("dp_difference", "eo_difference", "accuracy_difference")
+DEDICATED = ("counterfactual", "group")  # families with their own charts and tables; others get a generic table
 
 
 def write_reports(out: Path, results: dict, cases: pd.DataFrame) -> None:
@@ -50,7 +50,8 @@ def top_disparities(metrics: list[dict], limit: int = 15, gate: dict | None = No
         rank = {"fail": 0, "inconclusive": 1}.get(verdicts.get(m["id"]), 2)
         return rank, -excess if rank < 2 else 0.0, m.get("p_adjusted", 1.0), -abs(m["value"])
 
-    rows = [m for m in metrics if m["metric"] in DISPARITIES and m.get("value") is not None
+    disparities = records.names("contrast") + records.names("gap")
+    rows = [m for m in metrics if m["metric"] in disparities and m.get("value") is not None
             and m.get("template") is None and m.get("p_adjusted") is not None
             and (m.get("details") or {}).get("harm", 1) >= 0]
     return sorted(rows, key=key)[:limit]
@@ -111,7 +112,7 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
         focus = max(dp, key=lambda m: m["value"] or 0)["class"] if dp else labels[0]
         bars = lambda name: [(m["group"], m["value"], *(m["ci"] or (None, None))) for m in pick(name, **{"class": focus})]
         heat = pick("group_flip_rate")
-        contrasts = [x for x in ms if x["metric"] in CONTRASTS
+        contrasts = [x for x in ms if x["metric"] in records.names("contrast")
                      and (x.get("details") or {}).get("harm", 1) >= 0]
         templates = sorted({m["template"] for m in heat if m["template"]})
         groups = sorted({m["group"] for m in heat})
@@ -128,13 +129,17 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
             "accuracy": pick("accuracy"),
             "auc": [m for m in ms if m["kind"] == "auc"],
             "families": worst_families(cases, labels, suite, attribute, results.get("attributes", [attribute])),
+            "plugins": [(f.title, rows) for f in records.load_families().values() if f.name not in DEDICATED
+                        for rows in [[m for m in ms if m["metric"] in f.metrics and m.get("template") is None]]
+                        if rows],
         })
     return out
 
 
 def render_html(results: dict, cases: pd.DataFrame) -> str:
     return render("audit.html.j2", r=results, top=top_disparities(results["metrics"], gate=results.get("gate")),
-                  sections=sections(results, cases))
+                  sections=sections(results, cases),
+                  families=records.methodology({m["metric"] for m in results["metrics"]}))
 
 
 def render_markdown(results: dict) -> str:

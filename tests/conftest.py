@@ -1,6 +1,8 @@
-"""Shared fixtures: tiny randomly initialised BERTs built here (fast), the data folder, small data files."""
+"""Shared fixtures: tiny randomly initialised BERTs built here (fast), the data folder, small data files; and,
+at the end of the session, every results.json the tests wrote validated against audit/results.schema.json."""
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -75,3 +77,48 @@ def small_csv(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("data") / "small.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
+
+
+# ------------------------------------------------------------------ every results.json against the schema
+BROKEN_ON_PURPOSE = ".broken-on-purpose"  # a marker file beside a results.json a test corrupts deliberately
+
+
+@functools.cache
+def _schema_validator():
+    import json
+
+    import jsonschema
+
+    return jsonschema.Draft202012Validator(json.loads((ROOT / "audit" / "results.schema.json").read_text("utf-8")))
+
+
+def schema_errors(doc) -> list[str]:
+    """``path: message`` for every way ``doc`` breaks the published audit/results.schema.json."""
+    return [f"{e.json_path}: {e.message}" for e in _schema_validator().iter_errors(doc)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Validate every results.json the session's tests wrote (in-process or in subprocesses) against the
+    published JSON Schema; one that fails it fails the session, naming the file and the field."""
+    import json
+
+    if not hasattr(session.config, "_tmp_path_factory") or hasattr(session.config, "workerinput"):
+        return
+    base = session.config._tmp_path_factory.getbasetemp()
+    bad, checked = [], 0
+    for path in sorted(base.rglob("results.json")):
+        if (path.parent / BROKEN_ON_PURPOSE).exists():
+            continue
+        checked += 1
+        try:
+            errors = schema_errors(json.loads(path.read_text(encoding="utf-8")))
+        except ValueError as exc:
+            errors = [f"not JSON: {exc}"]
+        bad += [f"{path}: {e}" for e in errors[:3]]
+    if checked:
+        session.config.get_terminal_writer().line(f"\nschema check: {checked} results.json files against "
+                                                 f"audit/results.schema.json, {len(bad)} problems")
+    if bad:
+        session.config.get_terminal_writer().line("results.json files that break audit/results.schema.json:\n"
+                                                 + "\n".join(bad), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

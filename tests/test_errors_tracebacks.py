@@ -122,6 +122,7 @@ def corrupt(fx, tmp_path, name, edit):
     folder = tmp_path / name
     shutil.copytree(fx["run"], folder)
     edit(folder)
+    (folder / ".broken-on-purpose").touch()  # the session's schema check (tests/conftest.py) skips this file
     return folder
 
 

@@ -190,6 +190,7 @@ def test_outcome_table_reads_f1_worst_shift_and_verdicts(tmp_path, capsys):
         metrics.append({"metric": "mean_shift", "template": "t", "value": 0.9, "id": "per-template"})  # not a suite record
         (d / "results.json").write_text(json.dumps({"metrics": metrics, "gate": {"rules": [
             {"name": "shift", "verdict": verdict}]}}))
+        (d / ".broken-on-purpose").touch()  # a partial stand-in, not a results document (tests/conftest.py)
         return d
 
     before = outcome(folder("b", 0.85, [0.02, -0.12, 0.05], "fail"), tmp_path / "b")

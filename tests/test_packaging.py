@@ -23,7 +23,8 @@ SKIP = shutil.ignore_patterns(".git", ".venv", "runs", "build", "dist", "*.egg-i
 PACKAGE_DATA = ["fairaudit/templates/eec.yaml", "fairaudit/templates/identity.yaml", "fairaudit/templates/names.yaml",
                 "fairaudit/templates/common_words.txt", "fairaudit/templates/README.md", "audit/default_gate.yaml",
                 "reports/templates/audit.html.j2", "reports/templates/summary.md.j2", "reports/templates/card.md.j2",
-                "reports/templates/base.css", "reports/templates/sortable.js"]
+                "reports/templates/base.css", "reports/templates/sortable.js", "reports/templates/methodology.html.j2",
+                "audit/results.schema.json"]
 MODEL = '''
 import numpy as np
 labels = ["happy", "sad", "neutral"]

@@ -1,1 +1,2 @@
-"""Example adapters that turn non-transformer systems into auditable models (``module:function``)."""
+"""Model adapters, one kind per module (``core.classifier.Adapter`` subclasses, registered in ``audit/models.py``):
+``huggingface`` (Hugging Face sequence classifiers), ``callables`` (any Python function), ``vader`` (VADER)."""
