@@ -157,7 +157,8 @@ def test_a_new_kind_audits_end_to_end(toy_kind, tmp_path):
     assert results["model"]["labels"] == ["neg", "pos"] and results["model"]["device"] == "cpu"
     scoring = results["run"]["scoring"]
     assert scoring["scored"] == scoring["unique"] > 0
-    assert max(toy_kind.calls) == 5 and sum(toy_kind.calls) == scoring["unique"]  # its own batch plan
+    robust = results["robustness"]["scoring"]  # the robustness variants are a second call of the same engine
+    assert max(toy_kind.calls) == 5 and sum(toy_kind.calls) == scoring["unique"] + robust["unique"]  # its own plan
     # p(pos) depends on one gender term: the counterfactual shift of that attribute is the largest there is
     shifts = [m for m in results["metrics"]
               if m["id"].startswith("mean_shift/identity/gender/") and m["id"].endswith("/pos")]
