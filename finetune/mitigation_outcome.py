@@ -115,10 +115,10 @@ def print_seeds(rows: list[dict]) -> None:
     print()
     for key, label in (("d_f1_weighted", "weighted F1"), ("d_f1_macro", "macro F1"),
                        ("shift_reduction", "reduction of the largest held-out |mean_shift|")):
-        s = summary[key]
-        sd = "n/a" if s["sd"] is None else f"{s['sd']:.4f}"
-        print(f"{label}: mean {s['mean']:+.4f}, sd {sd}, range {s['min']:+.4f} .. {s['max']:+.4f} over "
-              f"{len(rows)} seed(s); target >= {TARGETS[key]:+.2f}: {'met' if s['met'] else 'MISSED'}")
+        s, f = summary[key], "{:.0%}" if key == "shift_reduction" else "{:+.4f}"
+        sd = "n/a" if s["sd"] is None else f.format(s["sd"]).lstrip("+")
+        print(f"{label}: mean {f.format(s['mean'])}, sd {sd}, range {f.format(s['min'])} .. {f.format(s['max'])} "
+              f"over {len(rows)} seed(s); target >= {f.format(TARGETS[key])}: {'met' if s['met'] else 'MISSED'}")
     s = summary["shift_rule"]
     print(f"probability-shift rule on held-out terms passes for {s['passing']} of {s['runs']} mitigated model(s): "
           f"{'met' if s['met'] else 'MISSED'}")
