@@ -27,24 +27,39 @@ demo: install
 		--label-map joy=happy,anger=angry,sadness=sad --no-fail
 	@echo "HTML bias report: $(DEMO_OUT)/audit/report.html"
 
-# Bias mitigation (README "Mitigation"): the demo model (reused if present) vs the same seed trained with
-# --mitigate, both audited on the same held-out (and seen) suites of finetune/mitigation.py.
+# Bias mitigation (README "Mitigation"): for each seed of SEEDS, an unmitigated control and a --mitigate model,
+# trained with the same seed and schedule, audited on the same held-out (and seen) suites of
+# finetune/mitigation.py, compared; then the per-seed table. Finished models and audits are reused.
 MIT_OUT ?= runs/mitigate
+SEEDS ?= 17
+MIT_EPOCHS ?= 3
 MITIGATE ?= cda,clp
-MIT_TRAIN ?= --epochs 3 --clp-weight 1 --clp-pairs 8
+MIT_TRAIN ?= --clp-weight 1 --clp-pairs 8
+MIT_RUNS = $(foreach s,$(SEEDS),$(MIT_OUT)/seed-$(s))
+MIT_FIT = $(BIN)/python -m finetune train --data smile --data-dir $(DATA_DIR) --epochs $(MIT_EPOCHS) --seed $* \
+	--out $(@D) -q $$(test -f $(@D)/checkpoint.pt && echo --resume)
 MIT_AUDIT = --templates $(MIT_OUT)/suites --label-map joy=happy,anger=angry,sadness=sad --no-fail -q
-mitigate: install
-	test -f $(DEMO_OUT)/model/metrics.json || $(BIN)/python -m finetune train --data smile --data-dir $(DATA_DIR) --out $(DEMO_OUT)/model
-	test -f $(MIT_OUT)/model/metrics.json || $(BIN)/python -m finetune train --data smile --data-dir $(DATA_DIR) --out $(MIT_OUT)/model --mitigate $(MITIGATE) $(MIT_TRAIN) $$(test -f $(MIT_OUT)/model/checkpoint.pt && echo --resume)
-	$(BIN)/python -m finetune.mitigation suites --out $(MIT_OUT)/suites
-	$(BIN)/python -m audit run --model $(DEMO_OUT)/model --suite identity-heldout --suite names-heldout --out $(MIT_OUT)/audit-before-heldout $(MIT_AUDIT)
-	$(BIN)/python -m audit run --model $(MIT_OUT)/model --suite identity-heldout --suite names-heldout --out $(MIT_OUT)/audit-after-heldout $(MIT_AUDIT)
-	$(BIN)/python -m audit run --model $(DEMO_OUT)/model --suite identity-seen --suite names-seen --out $(MIT_OUT)/audit-before-seen $(MIT_AUDIT)
-	$(BIN)/python -m audit run --model $(MIT_OUT)/model --suite identity-seen --suite names-seen --out $(MIT_OUT)/audit-after-seen $(MIT_AUDIT)
-	-$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-heldout $(MIT_OUT)/audit-after-heldout --out $(MIT_OUT)/compare-heldout
-	-$(BIN)/python -m audit compare $(MIT_OUT)/audit-before-seen $(MIT_OUT)/audit-after-seen --out $(MIT_OUT)/compare-seen
-	@echo "held-out terms:" && $(BIN)/python -m finetune.mitigation outcome $(DEMO_OUT)/model $(MIT_OUT)/audit-before-heldout $(MIT_OUT)/model $(MIT_OUT)/audit-after-heldout
-	@echo "seen terms:" && $(BIN)/python -m finetune.mitigation outcome $(DEMO_OUT)/model $(MIT_OUT)/audit-before-seen $(MIT_OUT)/model $(MIT_OUT)/audit-after-seen
+
+$(MIT_OUT)/seed-%/control/metrics.json: | install
+	$(MIT_FIT)
+$(MIT_OUT)/seed-%/mitigated/metrics.json: | install
+	$(MIT_FIT) --mitigate $(MITIGATE) $(MIT_TRAIN)
+$(MIT_OUT)/suites/names-seen.yaml: | install
+	$(BIN)/python -m finetune.mitigation suites --out $(@D)
+$(MIT_OUT)/%-heldout/results.json: $(MIT_OUT)/%/metrics.json $(MIT_OUT)/suites/names-seen.yaml
+	$(BIN)/python -m audit run --model $(<D) --suite identity-heldout --suite names-heldout --out $(@D) $(MIT_AUDIT)
+$(MIT_OUT)/%-seen/results.json: $(MIT_OUT)/%/metrics.json $(MIT_OUT)/suites/names-seen.yaml
+	$(BIN)/python -m audit run --model $(<D) --suite identity-seen --suite names-seen --out $(@D) $(MIT_AUDIT)
+
+# the models are named here too, so that make never deletes them as intermediate files
+mitigate: install $(foreach r,$(MIT_RUNS),$(foreach m,control mitigated,$(r)/$(m)/metrics.json $(r)/$(m)-heldout/results.json \
+		$(r)/$(m)-seen/results.json))
+	@for r in $(MIT_RUNS); do for t in heldout seen; do \
+		$(BIN)/python -m audit compare $$r/control-$$t $$r/mitigated-$$t --out $$r/compare-$$t > /dev/null; \
+		echo "$$r, $$t terms (before: control, after: --mitigate $(MITIGATE)):"; \
+		$(BIN)/python -m finetune.mitigation outcome $$r/control $$r/control-$$t $$r/mitigated $$r/mitigated-$$t || exit 2; \
+	done; done
+	$(BIN)/python -m finetune.mitigation seeds $(MIT_RUNS)
 
 test: install
 	$(BIN)/python -m pytest -q

@@ -247,38 +247,11 @@ class Mitigation:
                 "audit_suites": [s for s in split_suites(self.seed) if not s.endswith("-train")]}
 
 
-def outcome(model_dir: str | Path, audit_dir: str | Path) -> dict:
-    """The figures the issue's targets are about: SMILE validation F1 (from ``metrics.json``), the largest
-    |mean_shift| of the audit and the gate verdicts of its rules."""
-    import json
-
-    val = json.loads((Path(model_dir) / "metrics.json").read_text())["final"]["val"]
-    results = json.loads((Path(audit_dir) / "results.json").read_text())
-    shifts = [m for m in results["metrics"] if m["metric"] == "mean_shift" and m["template"] is None]
-    worst = max(shifts, key=lambda m: abs(m["value"]))
-    return {"f1_weighted": val["f1_weighted"], "f1_macro": val["f1_macro"], "accuracy": val["accuracy"],
-            "max_abs_mean_shift": abs(worst["value"]), "worst_shift": worst["id"],
-            "gate": {r["name"]: r["verdict"] for r in results["gate"]["rules"]}}
-
-
-def print_outcome(before: dict, after: dict) -> None:
-    """A before/after Markdown table (what the README's "Mitigation" section shows)."""
-    print("| | before | after |\n| --- | ---: | ---: |")
-    for key in ("f1_weighted", "f1_macro", "accuracy", "max_abs_mean_shift"):
-        print(f"| {key} | {before[key]:.4f} | {after[key]:.4f} |")
-    print(f"| worst mean_shift | {before['worst_shift']} | {after['worst_shift']} |")
-    for rule, verdict in before["gate"].items():
-        print(f"| gate: {rule} | {verdict} | {after['gate'].get(rule)} |")
-    change = 1 - after["max_abs_mean_shift"] / before["max_abs_mean_shift"]
-    print(f"\nlargest |mean_shift| {'fell' if change >= 0 else 'rose'} by {abs(change):.0%}; "
-          f"weighted F1 {after['f1_weighted'] - before['f1_weighted']:+.4f}, "
-          f"macro F1 {after['f1_macro'] - before['f1_macro']:+.4f}")
-
-
 def main(argv: list[str] | None = None) -> int:
     """``python -m finetune.mitigation suites --out DIR`` writes the held-out and seen audit suites;
     ``python -m finetune.mitigation outcome BEFORE_MODEL BEFORE_AUDIT AFTER_MODEL AFTER_AUDIT`` prints the
-    before/after table."""
+    before/after table; ``python -m finetune.mitigation seeds RUN_DIR...`` the per-seed table of ``make
+    mitigate`` runs (mitigated model vs its control) with the mean and spread of the differences."""
     from core.errors import CliParser, run_main
 
     p = CliParser(prog="python -m finetune.mitigation", description=main.__doc__)
@@ -289,18 +262,25 @@ def main(argv: list[str] | None = None) -> int:
     o = sub.add_parser("outcome", help="before/after table: validation F1, largest |mean_shift|, gate verdicts")
     for name in ("before_model", "before_audit", "after_model", "after_audit"):
         o.add_argument(name)
+    r = sub.add_parser("seeds", help="per-seed table of make mitigate runs, mean and sd of the differences")
+    r.add_argument("runs", nargs="+", metavar="RUN_DIR",
+                   help="folders with control/, mitigated/, control-heldout/, mitigated-heldout/")
     return run_main(p, argv, _dispatch)
 
 
 def _dispatch(args) -> int:
+    from finetune.mitigation_outcome import outcome, print_outcome, print_seeds, seed_rows
+
     if args.command == "suites":
         from reports.files import check_writable
 
         check_writable(args.out, "--out")
         for path in write_split_suites(args.out, args.seed):
             print(path)
-    else:
+    elif args.command == "outcome":
         print_outcome(outcome(args.before_model, args.before_audit), outcome(args.after_model, args.after_audit))
+    else:
+        print_seeds(seed_rows(args.runs))
     return 0
 
 

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -177,26 +178,101 @@ def test_mitigation_command_errors_are_one_line(tmp_path, capsys):
     assert "metrics.json" in lines[1]
 
 
+def fake_run(d, f1w, f1m, shifts, verdict, **config):
+    """A model folder's metrics.json and an audit folder's results.json with the fields outcome() reads."""
+    model, audit = d, d.with_name(d.name + "-heldout")
+    for folder in (model, audit):
+        folder.mkdir(parents=True)
+    cfg = {"data": "smile", "seed": 17, "epochs": 3, "lr": 1e-4, "out": str(model), **config}
+    (model / "metrics.json").write_text(json.dumps({"config": cfg, "final": {"val": {
+        "f1_weighted": f1w, "f1_macro": f1m, "accuracy": f1w}}}))
+    (audit / ".broken-on-purpose").touch()  # a partial stand-in, not a results document (tests/conftest.py)
+    metrics = [{"metric": "mean_shift", "template": None, "value": v, "id": f"mean_shift/s/a/{i}"}
+               for i, v in enumerate(shifts)]
+    metrics.append({"metric": "mean_shift", "template": "t", "value": 0.9, "id": "per-template"})  # not a suite record
+    (audit / "results.json").write_text(json.dumps({"metrics": metrics, "gate": {"rules": [
+        {"name": "Counterfactual probability shift", "metric": "mean_shift", "verdict": verdict},
+        {"name": "flips", "metric": "flip_rate_diff", "verdict": "pass"}]}}))
+    return model, audit
+
+
 def test_outcome_table_reads_f1_worst_shift_and_verdicts(tmp_path, capsys):
-    from finetune.mitigation import outcome, print_outcome
+    from finetune.mitigation_outcome import outcome, print_outcome
 
-    def folder(name, f1w, shifts, verdict):
-        d = tmp_path / name
-        d.mkdir()
-        (d / "metrics.json").write_text(json.dumps({"final": {"val": {"f1_weighted": f1w, "f1_macro": f1w / 2,
-                                                                      "accuracy": f1w}}}))
-        metrics = [{"metric": "mean_shift", "template": None, "value": v, "id": f"mean_shift/s/a/{i}"}
-                   for i, v in enumerate(shifts)]
-        metrics.append({"metric": "mean_shift", "template": "t", "value": 0.9, "id": "per-template"})  # not a suite record
-        (d / "results.json").write_text(json.dumps({"metrics": metrics, "gate": {"rules": [
-            {"name": "shift", "verdict": verdict}]}}))
-        (d / ".broken-on-purpose").touch()  # a partial stand-in, not a results document (tests/conftest.py)
-        return d
-
-    before = outcome(folder("b", 0.85, [0.02, -0.12, 0.05], "fail"), tmp_path / "b")
-    after = outcome(folder("a", 0.84, [0.03, -0.01], "pass"), tmp_path / "a")
+    before = outcome(*fake_run(tmp_path / "b", 0.85, 0.5, [0.02, -0.12, 0.05], "fail"))
+    after = outcome(*fake_run(tmp_path / "a", 0.84, 0.5, [0.03, -0.01], "pass", mitigate="cda,clp"))
     assert before["max_abs_mean_shift"] == 0.12 and before["worst_shift"] == "mean_shift/s/a/1"
-    assert after["max_abs_mean_shift"] == 0.03 and after["gate"] == {"shift": "pass"}
+    assert after["max_abs_mean_shift"] == 0.03 and after["shift_rule"] == "pass"
+    assert after["gate"] == {"Counterfactual probability shift": "pass", "flips": "pass"}
     print_outcome(before, after)
+    out, err = capsys.readouterr()
+    assert "| gate: Counterfactual probability shift | fail | pass |" in out and "fell by 75%" in out
+    assert "weighted F1 -0.0100" in out and err == ""  # same schedule: no warning
+
+
+def test_outcome_warns_when_before_and_after_differ_in_schedule(tmp_path, capsys):
+    from finetune.mitigation_outcome import outcome, print_outcome, schedule_differences
+
+    assert schedule_differences({"epochs": 10, "seed": 17, "out": "a"},
+                                {"epochs": 3, "seed": 17, "out": "b", "mitigate": "clp", "clp_weight": 1.0}) == [
+        "epochs 10 vs 3"]
+    before = outcome(*fake_run(tmp_path / "b", 0.85, 0.54, [0.1], "fail", epochs=10))
+    after = outcome(*fake_run(tmp_path / "a", 0.84, 0.43, [0.02], "pass", mitigate="cda,clp"))
+    print_outcome(before, after)
+    err = capsys.readouterr().err
+    assert err.startswith("warning: ") and "epochs 10 vs 3" in err and len(err.strip().splitlines()) == 1
+
+
+def test_seed_table_reports_mean_and_spread_and_judges_targets_on_the_mean(tmp_path, capsys):
+    from finetune.mitigation import main
+    from finetune.mitigation_outcome import seed_rows, summarise
+
+    runs = []
+    for seed, (cw, cm, mw, mm, cs, ms) in {17: (0.85, 0.50, 0.84, 0.40, 0.10, 0.02),
+                                           18: (0.84, 0.45, 0.835, 0.47, 0.08, 0.03),
+                                           19: (0.83, 0.48, 0.83, 0.45, 0.12, 0.03)}.items():
+        run = tmp_path / f"seed-{seed}"
+        fake_run(run / "control", cw, cm, [cs], "fail", seed=seed)
+        fake_run(run / "mitigated", mw, mm, [-ms], "pass", seed=seed, mitigate="cda,clp", clp_weight=1.0)
+        runs.append(run)
+    rows = seed_rows(runs)
+    assert [r["seed"] for r in rows] == [17, 18, 19]
+    assert [round(r["d_f1_macro"], 4) for r in rows] == [-0.1, 0.02, -0.03]
+    assert [round(r["shift_reduction"], 4) for r in rows] == [0.8, 0.625, 0.75]
+    s = summarise(rows)
+    assert s["d_f1_macro"]["mean"] == pytest.approx(-0.11 / 3)
+    assert s["d_f1_macro"]["sd"] == pytest.approx(0.0602771, abs=1e-6)  # sample sd of -0.10, 0.02, -0.03
+    assert s["d_f1_macro"]["met"]  # the mean is within 0.05 although one seed is not
+    assert s["d_f1_weighted"]["met"] and s["shift_reduction"]["met"] and s["shift_rule"]["met"]
+    assert summarise(rows[:1])["d_f1_macro"] == {"mean": pytest.approx(-0.1), "sd": None, "min": pytest.approx(-0.1),
+                                                 "max": pytest.approx(-0.1), "met": False}
+    assert main(["seeds", *map(str, runs)]) == 0
     out = capsys.readouterr().out
-    assert "| gate: shift | fail | pass |" in out and "fell by 75%" in out and "weighted F1 -0.0100" in out
+    assert "| 17 | 0.8500 -> 0.8400 (-0.0100) | 0.5000 -> 0.4000 (-0.1000) | 0.100 -> 0.020 (-80%) | fail -> pass |" in out
+    assert "macro F1: mean -0.0367, sd 0.0603, range -0.1000 .. +0.0200 over 3 seed(s); target >= -0.0500: met" in out
+    assert "passes for 3 of 3 mitigated model(s): met" in out
+    # a "control" trained on another schedule is refused, not compared
+    bad = tmp_path / "bad"
+    fake_run(bad / "control", 0.85, 0.54, [0.1], "fail", epochs=10)
+    fake_run(bad / "mitigated", 0.84, 0.43, [0.02], "pass", mitigate="cda,clp")
+    assert main(["seeds", str(runs[0]), str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "epochs 10 vs 3" in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="needs GNU make")
+def test_make_mitigate_trains_each_control_with_the_mitigated_models_seed_and_schedule(tmp_path):
+    out = subprocess.run(["make", "-n", "mitigate", f"MIT_OUT={tmp_path}", "SEEDS=5 6", "MIT_EPOCHS=2"], cwd=ROOT,
+                         capture_output=True, text=True, check=True).stdout
+    fits = [line for line in out.splitlines() if "-m finetune train" in line]
+    assert len(fits) == 4
+    for seed in (5, 6):
+        control, = [f for f in fits if f"seed-{seed}/control " in f]
+        mitigated, = [f for f in fits if f"seed-{seed}/mitigated " in f]
+        assert f"--seed {seed} " in control and "--epochs 2 " in control and "--mitigate" not in control
+        assert mitigated.replace("mitigated", "control").startswith(control.split(" -q ")[0])
+        assert "--mitigate cda,clp" in mitigated
+    audits = [line for line in out.splitlines() if "-m audit run" in line]
+    assert len(audits) == 8 and all("heldout" in a or "seen" in a for a in audits)
+    assert f"finetune.mitigation seeds {tmp_path}/seed-5 {tmp_path}/seed-6" in out
+    assert not [line for line in out.splitlines() if line.startswith("rm ")]  # no model deleted as intermediate
