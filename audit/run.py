@@ -212,8 +212,8 @@ def run_audit(opts: AuditOptions) -> dict:
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
-        robust_probs, robust_timing = score(model, robust["text"].tolist(), cache, opts.max_tokens, opts.progress,
-                                            engine) if not robust.empty else (None, None)
+        robust_probs, robust_timing = _score_robustness(model, robust, dict(zip(cases["text"], probs)), cache,
+                                                        opts, engine)
     finally:
         if cache:
             cache.close()
@@ -271,6 +271,18 @@ def _scored(frame: pd.DataFrame, probs: np.ndarray | None, labels: list[str]) ->
     for i, label in enumerate(labels):
         frame[f"p_{label}"] = probs[:, i]
     return frame
+
+
+def _score_robustness(model, robust: pd.DataFrame, scored: dict, cache, opts: AuditOptions, engine):
+    """Probabilities of the robustness texts. Originals already scored in this run's case table reuse those
+    scores, so a run gives the same numbers with or without a cache (cache entries are float32); only
+    the other texts, mostly the variants, are scored (and timed) here."""
+    if robust.empty:
+        return None, None
+    rest = [t for t in dict.fromkeys(robust["text"]) if t not in scored]
+    fresh, timing = score(model, rest, cache, opts.max_tokens, opts.progress, engine)
+    known = {**scored, **dict(zip(rest, fresh))}
+    return np.stack([known[t] for t in robust["text"]]), timing
 
 
 def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
