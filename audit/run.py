@@ -188,7 +188,8 @@ def run_audit(opts: AuditOptions) -> dict:
     suites = select_suites(opts.suites, available=all_suites) if opts.suites else []
     cases = build_cases(suites, opts.max_cases, opts.seed)
     coverage, source, data = {}, None, (read_data(opts) if opts.data else None)
-    robust, robust_cov = robust_.robustness_cases(parse_robustness(opts.robustness), {
+    plugins = parse_robustness(opts.robustness)
+    robust, robust_cov = robust_.robustness_cases(plugins, {
         **{s.name: robust_.template_sentences(cases, s.name) for s in suites},
         "data": robust_.unique_texts(*data[:2]) if data else ([], None)}, opts.robustness_sample, opts.seed)
     if opts.data:
@@ -253,7 +254,7 @@ def run_audit(opts: AuditOptions) -> dict:
         "coverage": {"cases_by_suite": _counts(cases, ["suite"]),
                      "cases_by_attribute": {a: _counts(cases[cases[a].notna()], ["suite", a]) for a in attributes},
                      "perturbation": coverage},
-        "robustness": robust_.section(robust, labels, parse_robustness(opts.robustness), robust_cov,
+        "robustness": robust_.section(robust, labels, plugins, robust_cov,
                                       opts.robustness_sample, robust_timing),
         "metrics": metrics,
         "functional": functional,
