@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from audit import stats
-from audit.records import Metric, MetricInfo, prob_matrix, register_metric
+from audit.records import Metric, MetricInfo, clip_interval, prob_matrix, register_metric
 from core.perturb import robustness_texts
 from core.perturbations import ORIGINAL, REGISTRY, ROBUSTNESS
 
@@ -114,8 +114,7 @@ def robustness_metrics(table: pd.DataFrame, labels: list[str], alpha: float = 0.
                       n_min=int(len(per_family)))
         out.append(Metric("robustness_flip_rate", value=rate, ci=(lo, hi), details=details, **common))
         delta = float(per_family["delta"].sum() / n.sum())
-        dlo, dhi = stats.cluster_mean(per_family["delta"].to_numpy(float), n, alpha)
-        ci = (max(0.0, min(dlo, delta)), max(dhi, delta)) if dlo is not None else (None, None)
+        ci = clip_interval(stats.cluster_mean(per_family["delta"].to_numpy(float), n, alpha), delta)
         out.append(Metric("robustness_delta_p", value=delta, ci=ci, details={"texts": int(len(per_family))}, **common))
     return out
 
