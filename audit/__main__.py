@@ -18,7 +18,9 @@ PROG = "python -m audit"  # the `fairaudit` command sets its own name
 
 def add_case_options(p: argparse.ArgumentParser, default_suites: list[str] | None) -> None:
     p.add_argument("--suite", action="append", dest="suites", default=None,
-                   help=f"template suite to include; repeatable (default: {', '.join(default_suites or []) or 'none'})")
+                   help=f"template suite to audit; repeatable. Default: {', '.join(default_suites or []) or 'none'}, "
+                   "also with --data (its swapped sentences are added to them); a --suite list replaces the "
+                   "defaults; --suite none audits --data alone")
     p.add_argument("--templates", action="append", default=[], help="extra folder of suite files; repeatable")
     p.add_argument("--data", default=None, help="data set to perturb: smile | tweeteval-emotion | tweeteval-sentiment "
                                                 "| a .csv/.jsonl/.parquet file")
@@ -118,11 +120,10 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     from audit.console import print_summary
     from audit.run import AuditOptions, parse_label_map, run_audit
-    from core.suites import DEFAULT_SUITES
+    from core.suites import suite_names
 
     opts = AuditOptions(
-        model=args.model, out=args.out, suites=args.suites if args.suites is not None else
-        ([] if args.data else list(DEFAULT_SUITES)), templates=args.templates, data=args.data, data_dir=args.data_dir,
+        model=args.model, out=args.out, suites=suite_names(args.suites), templates=args.templates, data=args.data, data_dir=args.data_dir,
         text_col=args.text_col, label_col=args.label_col, group_col=args.group_col, split=args.split,
         label_map=parse_label_map(args.label_map), labels=args.labels.split(",") if args.labels else None,
         max_cases=args.max_cases, seed=args.seed, n_boot=args.n_boot, gate=args.gate, baseline=args.baseline,
@@ -165,10 +166,9 @@ def cmd_compare(args) -> int:
 
 def cmd_generate(args) -> int:
     from audit.run import AuditOptions, data_cases
-    from core.suites import DEFAULT_SUITES
     from core.cases import build_cases, finalize
     from core.perturb import case_attributes
-    from core.suites import load_suites, select_suites
+    from core.suites import load_suites, select_suites, suite_names
     import pandas as pd
 
     from reports.files import check_writable
@@ -178,8 +178,7 @@ def cmd_generate(args) -> int:
         raise InputError(f"--out {args.out}: use .parquet, .csv or .jsonl")
     check_writable(args.out, "--out", folder=False)
     all_suites = load_suites(args.templates)
-    names = args.suites if args.suites is not None else ([] if args.data else DEFAULT_SUITES)
-    suites = select_suites(names, available=all_suites)
+    suites = select_suites(suite_names(args.suites), available=all_suites)
     cases = build_cases(suites, args.max_cases, args.seed)
     coverage = None
     if args.data:

@@ -46,6 +46,7 @@ from core.errors import InputError
 DEFAULT_GATE = Path(__file__).with_name("default_gate.yaml")
 PRESETS = {"default": DEFAULT_GATE, "strict": Path(__file__).with_name("strict_gate.yaml")}
 ORDER = {"pass": 0, "inconclusive": 1, "fail": 2}
+RECORD_RANK = {"pass": 0, "insufficient": 1, "inconclusive": 2, "fail": 3}  # a record's verdicts, listed worst first
 SELECTORS = (("suite", "suite"), ("attribute", "attribute"), ("group", "group"), ("cls", "class"),
              ("template", "template"))
 
@@ -184,32 +185,57 @@ def _oriented(m: dict, rule: Rule) -> tuple[float, float | None, float | None, f
     return value, lo, hi, bound
 
 
-def judge(m: dict, rule: Rule, gate: Gate) -> tuple[str, str]:
-    """Verdict and a one-line reason for one metric record."""
+def powered(m: dict, rule: Rule, gate: Gate, tests: int) -> bool:
+    """Whether the record's test would call any shift of twice the bound significant at the corrected level.
+
+    For a contrast tested against zero over F families (standard error ``se``, F - 1 df): the Bonferroni critical
+    value c = t_{1 - alpha / (2 m), F-1} over the m tests the gate corrects (Holm's first step; a conservative
+    stand-in for its later steps and for BH); powered when c * se <= 2 * bound. A non-significant estimate of a
+    powered record then lies below twice the bound for sure, and a true shift of twice the bound is found at least
+    half the time. Only ``max`` / ``max_abs`` rules over records that carry ``se`` qualify.
+    """
+    se, df = (m.get("details") or {}).get("se"), (m.get("details") or {}).get("df")
+    kind, bound = rule.bound()
+    if not se or not df or kind == "min" or bound <= 0:
+        return False
+    return se * stats.t_quantile(1 - gate.alpha / (2 * max(tests, 1)), df) <= 2 * bound
+
+
+def judge(m: dict, rule: Rule, gate: Gate, tests: int = 1) -> tuple[str, str]:
+    """Verdict and a one-line reason for one metric record (``tests``: how many tests the gate corrects over).
+
+    ``insufficient`` (fewer than ``min_n`` families) decides nothing; see the module docstring for the rest.
+    """
     value, n = m.get("value"), m.get("n_min") if m.get("n_min") is not None else (m.get("n") or 0)
     if value is None:
         return "inconclusive", "no value (empty or degenerate group)"
     if n < gate.min_n:
-        return "inconclusive", f"smallest group n = {n} < min_n = {gate.min_n}"
+        return "insufficient", f"{n} families < min_n = {gate.min_n}: too few to test"
     kind, _ = rule.bound()
     value, lo, hi, bound = _oriented(m, rule)
     beyond = value > bound
     shown = f"{abs(value) if kind == 'max_abs' else (-value if kind == 'min' else value):.4f}"
+    where = f"{kind} {abs(bound)}"
     if rule.significant:
         if not beyond:
-            return "pass", f"{shown} within {kind} {abs(bound)}"
+            return "pass", f"{shown} within {where}"
         p = m.get("p_adjusted")
+        if p is not None and p < gate.alpha:
+            return "fail", f"{shown} beyond {where}, adjusted p = {p:.2g} < {gate.alpha}"
+        if p is not None and powered(m, rule, gate, tests):
+            return "pass", (f"{shown} beyond {where} by chance: not significant (adjusted p = {p:.2g}) where any "
+                            f"shift past {2 * abs(bound):g} would be")
         if p is not None:
-            return ("fail", f"{shown} beyond {kind} {abs(bound)}, adjusted p = {p:.2g} < {gate.alpha}") if p < gate.alpha \
-                else ("inconclusive", f"{shown} beyond {kind} {abs(bound)} but not significant (adjusted p = {p:.2g})")
+            return "inconclusive", (f"{shown} beyond {where}, not significant (adjusted p = {p:.2g}), and too few "
+                                    f"families to tell a shift of {2 * abs(bound):g} from noise")
         if lo is not None and lo > bound:
-            return "fail", f"{shown} beyond {kind} {abs(bound)}, whole interval beyond it"
-        return "inconclusive", f"{shown} beyond {kind} {abs(bound)} but the interval reaches it (not significant)"
+            return "fail", f"{shown} beyond {where}, whole interval beyond it"
+        return "inconclusive", f"{shown} beyond {where} but the interval reaches it (not significant)"
     if beyond:
-        return "fail", f"{shown} beyond {kind} {abs(bound)}"
+        return "fail", f"{shown} beyond {where}"
     if hi is not None and hi > bound:
-        return "inconclusive", f"{shown} within {kind} {abs(bound)} but the interval crosses it"
-    return "pass", f"{shown} within {kind} {abs(bound)}"
+        return "inconclusive", f"{shown} within {where} but the interval crosses it"
+    return "pass", f"{shown} within {where}"
 
 
 def adjust_gated(gate: Gate, metrics: list[dict]) -> int:
@@ -242,23 +268,46 @@ def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None
     results = []
     for rule in gate.rules:
         selected = [m for m in metrics if rule.selects(m)]
-        judged = [(m, *judge(m, rule, gate)) for m in selected]
-        if not judged:
-            verdict, worst = "inconclusive", None
-            reason = "no cases matched this rule: an empty selection is never a pass"
+        judged = [(m, *judge(m, rule, gate, corrected)) for m in selected]
+        decided = [j for j in judged if j[1] != "insufficient"]
+        too_small = sorted({_unit(j[0]) for j in judged if j[1] == "insufficient"})
+        worst = None
+        applicable = bool(judged) or not _unselective(rule) or any(m["metric"] == rule.metric for m in metrics)
+        if not applicable:  # e.g. term_shift where no group has several terms: nothing to gate, nothing hidden
+            verdict, reason = "pass", f"not applicable: this run has no {rule.metric} records"
+        elif not judged:
+            verdict, reason = "inconclusive", "no cases matched this rule: an empty selection is never a pass"
+        elif not decided:
+            verdict, reason = "inconclusive", (f"every selected record has fewer than min_n = {gate.min_n} families: "
+                                               "too little data to test, never a pass")
         else:
-            worst_m, verdict, reason = max(judged, key=lambda j: (ORDER[j[1]], evidence(j[0], rule)))
-            worst = worst_m
+            worst, verdict, reason = max(decided, key=lambda j: (ORDER[j[1]], evidence(j[0], rule)))
             if worst.get("description"):
                 reason = f"{worst['description']}: {reason}"
-        counts = {v: sum(1 for j in judged if j[1] == v) for v in ORDER}
+        if too_small:
+            reason += f" (too few families to test: {', '.join(too_small[:8])}{', ...' if len(too_small) > 8 else ''})"
+        counts = {v: sum(1 for j in judged if j[1] == v) for v in (*ORDER, "insufficient")}
         results.append(_rule_result(rule, verdict, reason, worst, counts,
-                                    [dict(id=m["id"], verdict=v, reason=r) for m, v, r in judged if v != "pass"]))
+                                    [dict(id=m["id"], verdict=v, reason=r) for m, v, r in
+                                     sorted(judged, key=lambda j: -RECORD_RANK[j[1]]) if v != "pass"],
+                                    too_small, applicable))
         if baseline is not None:
             results.append(regression(rule, gate, selected, baseline))
     overall = max((r["verdict"] for r in results), key=ORDER.get, default="inconclusive")
+    if not any(r.get("applicable", True) for r in results):
+        overall = "inconclusive"  # no rule had anything to judge: a run that tested nothing never passes
     return {"verdict": overall, "alpha": gate.alpha, "min_n": gate.min_n, "correction": gate.correction,
             "tests_corrected": corrected, "rules": results}
+
+
+def _unselective(rule: Rule) -> bool:
+    """A rule that names no suite, attribute, group, class or template: it applies wherever its metric exists."""
+    return all(getattr(rule, attr) in ("*", None) for attr, _ in SELECTORS)
+
+
+def _unit(m: dict) -> str:
+    """What an insufficient record is about: suite/attribute/group (the report's coverage section lists them)."""
+    return "/".join(str(p) for p in (m.get("suite"), m.get("attribute"), m.get("group")) if p)
 
 
 def _size(m: dict, rule: Rule) -> float:
@@ -269,13 +318,15 @@ def _size(m: dict, rule: Rule) -> float:
     return abs(v) if kind == "max_abs" else (-v if kind == "min" else v)
 
 
-def _rule_result(rule: Rule, verdict: str, reason: str, worst: dict | None, counts: dict, failing: list) -> dict:
+def _rule_result(rule: Rule, verdict: str, reason: str, worst: dict | None, counts: dict, failing: list,
+                 insufficient: list[str] | None = None, applicable: bool = True) -> dict:
     kind, bound = rule.bound()
     return {"name": rule.name, "metric": rule.metric, "bound": {kind: bound}, "significant": rule.significant,
             "verdict": verdict, "reason": reason, "worst": worst and {k: worst.get(k) for k in
                                                                       ("id", "description", "value", "ci", "n",
                                                                        "n_min", "p_adjusted")},
-            "counts": counts, "not_passing": failing[:50]}
+            "counts": counts, "not_passing": failing[:50], "insufficient": insufficient or [],
+            "applicable": applicable}
 
 
 def regression(rule: Rule, gate: Gate, selected: list[dict], baseline: list[dict]) -> dict:

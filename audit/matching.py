@@ -152,3 +152,31 @@ def max_cross_diff(m: Matched, values: np.ndarray) -> float:
     gap = hi - lo  # (S, G, G, k): max of g minus min of h
     off = ~np.eye(g_count, dtype=bool)[None, :, :, None] & np.isfinite(gap)
     return float(np.abs(np.where(off, gap, 0.0)).max(initial=0.0)) if off.any() else 0.0
+
+
+def term_contrast(m: Matched, terms: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """Family-level contrasts of single terms (F, T, k): the mean of ``values`` over the sentences with term t
+    minus the mean of the *other groups'* means in the same stratum (the baseline of t's group in
+    :func:`contrast`), averaged over the family's strata; NaN where t is absent from the family.
+
+    A group's contrast averages its terms; this is the same comparison for one term, so that one name or one
+    identity word a model reacts to is seen even when its group's mean hides it. ``terms``: one label per case
+    of ``m``. Returns the contrasts, the term names and each term's group code.
+    """
+    codes, names = pd.factorize(terms, sort=True)
+    t_count, (_, s_count, g_count) = len(names), m.shape
+    group_of = np.zeros(t_count, dtype=int)
+    group_of[codes] = m.group
+    sums, counts = m.per_stratum(values)
+    idx = m.stratum * t_count + codes
+    t_sums = np.stack([np.bincount(idx, values[:, j], s_count * t_count) for j in range(values.shape[1])], axis=-1)
+    t_sums = t_sums.reshape(s_count, t_count, -1)
+    t_counts = np.bincount(idx, minlength=s_count * t_count).reshape(s_count, t_count).astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = sums / counts[..., None]
+        k = (counts > 0).sum(axis=1)[:, None, None]
+        rest = (np.nansum(means, axis=1, keepdims=True) - np.nan_to_num(means)) / (k - 1)  # (S, G, k)
+        present = t_counts > 0
+        diff = np.where(present[..., None], t_sums / t_counts[..., None] - rest[:, group_of], 0.0)
+        n_strata = m.per_family(present.astype(float))
+        return m.per_family(diff) / n_strata[..., None], [str(n) for n in names], group_of

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from audit import matching, stats
+from core.perturb import ORIGINAL_TERM
+from core.suites import INTERSECTION
 from audit.records import REGISTRY, MetricInfo, Metric, Scored, clip_interval, metric_family, prob_matrix, \
     run_families  # noqa: F401 (REGISTRY: public API)
 
@@ -35,6 +37,11 @@ _WILSON = "Wilson interval at the families' design effect (Kish deff from the cl
     "label_shift": MetricInfo("counterfactual", "signed", "as mean_shift with v = 1[pred = c]: a selection-rate "
                               "difference on matched sentences", words="the change in the rate of predicting the class for "
                               "one group against the others on otherwise identical sentences", role="contrast"),
+    "term_shift": MetricInfo("counterfactual", "signed", "v = p_c for the sentences with term t (groups with "
+                             "several terms), against the mean of the other groups' means in the same stratum; "
+                             "mean over families; t interval, paired t-test over families",
+                             words="the change in p(class) for one name, word or rewrite rule against the other "
+                             "groups on otherwise identical sentences", role="contrast"),
     "flip_rate_difference": MetricInfo("counterfactual", "signed", "as mean_shift with v = share of x's matched "
                                        "counterparts with another label: g flips more than the others",
                                        words="how much more often one group's label differs from its matched "
@@ -58,7 +65,10 @@ def counterfactual_family(scored: Scored, suite: str, attribute: str) -> list[Me
 
 
 def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, attribute: str,
-                           alpha: float = 0.05, attributes: list[str] | None = None) -> list[Metric]:
+                           alpha: float = 0.05, attributes: list[str] | None = None,
+                           per_template: bool = True) -> list[Metric]:
+    """The family's records for one suite x attribute (``per_template=False``: without the per-template flip
+    rates, which no default rule reads; the calibration study skips them)."""
     sub = frame[frame["suite"] == suite]
     m = matching.match(sub, attribute, attributes or [attribute]) if attribute in sub else None
     if m is None:
@@ -68,7 +78,7 @@ def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, a
     pred = sub["pred"].map({l: i for i, l in enumerate(labels)}).to_numpy()
     k = len(labels)
     counts = matching.label_counts(m, pred, k)
-    out = _flip_metrics(m, counts, sub["template_id"].astype(str).to_numpy(), suite, attribute, alpha)
+    out = _flip_metrics(m, counts, sub["template_id"].astype(str).to_numpy(), suite, attribute, alpha, per_template)
     flip_share = matching.member_flip_share(m, counts, pred)
     expected = sub["y_true"].map({l: i for i, l in enumerate(labels)}).fillna(-1).to_numpy(dtype=int) \
         if "y_true" in sub else np.full(len(sub), -1)
@@ -76,6 +86,9 @@ def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, a
         on_label = values * (expected[:, None] == np.arange(k))
         out += _contrast_metrics(m, name, values, suite, attribute, labels, alpha, on_label)
     out += _contrast_metrics(m, "flip_rate_difference", flip_share[:, None], suite, attribute, [None], alpha)
+    if "term" in sub and INTERSECTION not in attribute:  # a term lies in one cell of an intersection: no news there
+        out += _term_metrics(m, sub["term"].fillna("").astype(str).to_numpy(), probs, probs * (
+            expected[:, None] == np.arange(k)), suite, attribute, labels, alpha)
     # counterfactual token fairness: per family, mean |delta| over its matched cross-group pairs
     pairs = m.per_family(matching.cross_pairs(counts)[0].sum(axis=1)) / 2
     ctf = m.per_family(matching.abs_diff_sums(m, probs)) / pairs[:, None]
@@ -92,13 +105,16 @@ def counterfactual_metrics(frame: pd.DataFrame, labels: list[str], suite: str, a
 
 
 def _flip_metrics(m: matching.Matched, counts: np.ndarray, templates: np.ndarray, suite: str, attribute: str,
-                  alpha: float) -> list[Metric]:
+                  alpha: float, per_template: bool = True) -> list[Metric]:
     """INV instability over matched pairs: overall, per template, per group pair and per group (symmetric)."""
     pairs, disc = matching.cross_pairs(counts)  # (S, G), each cross pair counted once per side
     tpl_of_stratum = np.empty(m.shape[1], dtype=object)
     tpl_of_stratum[m.stratum] = templates
     sizes = counts.sum(axis=2)
-    n_min = int(min(sizes[:, g].sum() for g in range(m.shape[2])))
+    # n_min counts families (the gate's unit for min_n): the families in which a group has a member
+    in_family = m.per_family((sizes > 0).astype(float)) > 0  # (F, G)
+    fams = in_family.sum(axis=0)
+    n_min = int(fams.min())
 
     def rate(p: np.ndarray, d: np.ndarray, **kw) -> Metric | None:
         pf, df = m.per_family(p), m.per_family(d)
@@ -112,19 +128,20 @@ def _flip_metrics(m: matching.Matched, counts: np.ndarray, templates: np.ndarray
                       **kw)
 
     out = [rate(pairs.sum(axis=1) / 2, disc.sum(axis=1) / 2)]
-    for tid in sorted(set(templates)):
+    templates_shown = sorted(set(templates)) if per_template else []
+    for tid in templates_shown:
         sel = (tpl_of_stratum == tid)[:, None]
         out.append(rate(np.where(sel, pairs, 0).sum(axis=1) / 2, np.where(sel, disc, 0).sum(axis=1) / 2, template=tid))
     for (i, gi), (j, gj) in itertools.combinations(enumerate(m.groups), 2):
         p = sizes[:, i] * sizes[:, j]
         d = p - (counts[:, i] * counts[:, j]).sum(axis=1)
-        out.append(rate(p, d, group=f"{gi} vs {gj}", n_min=int(min(sizes[:, i].sum(), sizes[:, j].sum()))))
+        out.append(rate(p, d, group=f"{gi} vs {gj}", n_min=int(min(fams[i], fams[j]))))
     for i, g in enumerate(m.groups):
-        out.append(rate(pairs[:, i], disc[:, i], group=g, n_min=int(sizes[:, i].sum())))
-        for tid in sorted(set(templates)):
+        out.append(rate(pairs[:, i], disc[:, i], group=g, n_min=int(fams[i])))
+        for tid in templates_shown:
             sel = tpl_of_stratum == tid
             out.append(rate(np.where(sel, pairs[:, i], 0), np.where(sel, disc[:, i], 0), group=g, template=tid,
-                            n_min=int(sizes[sel, i].sum())))
+                            n_min=int(len(np.unique(m.fam_of_stratum[sel & (sizes[:, i] > 0)])))))
     return [x for x in out if x is not None]
 
 
@@ -138,26 +155,56 @@ def _contrast_metrics(m: matching.Matched, name: str, values: np.ndarray, suite:
     """
     diffs = matching.contrast(m, values)  # (F, G, k)
     harm = diffs - 2 * matching.contrast(m, on_label) if on_label is not None else diffs
+    vs = [m.groups[1 - g] if len(m.groups) == 2 else f"other {attribute} groups" for g in range(len(m.groups))]
+    return tested_contrasts(name, diffs, harm, m.groups, vs, classes, suite, attribute, alpha,
+                            _base_rates(m, values))
+
+
+def _term_metrics(m: matching.Matched, terms: np.ndarray, probs: np.ndarray, on_label: np.ndarray, suite: str,
+                  attribute: str, labels: list[str], alpha: float) -> list[Metric]:
+    """``term_shift``: every term of a group that has several (names, identity words, dialect rules) against the
+    matched sentences of the other groups, so that one term a model reacts to is named even when its group's
+    mean hides it. Single-term groups are left out (their record would repeat the group's ``mean_shift``), and
+    so are the originals of perturbed real text (their terms are unknown)."""
+    diffs, names, group_of = matching.term_contrast(m, terms, probs)
+    n_terms = np.bincount(group_of, minlength=len(m.groups))
+    keep = [t for t, name in enumerate(names) if n_terms[group_of[t]] > 1 and name not in ("", ORIGINAL_TERM)]
+    if not keep:
+        return []
+    harm = diffs - 2 * matching.term_contrast(m, terms, on_label)[0]
+    groups = [m.groups[group_of[t]] for t in keep]
+    vs = [m.groups[1 - group_of[t]] if len(m.groups) == 2 else f"other {attribute} groups" for t in keep]
+    return tested_contrasts("term_shift", diffs[:, keep], harm[:, keep], [names[t] for t in keep], vs, labels,
+                            suite, attribute, alpha, _base_rates(m, probs), [{"term_of": g} for g in groups])
+
+
+def _base_rates(m: matching.Matched, values: np.ndarray) -> np.ndarray:
     sums, counts = m.per_stratum(values)
-    in_stratum = counts > 0
+    return sums.sum(axis=(0, 1)) / counts.sum()
+
+
+def tested_contrasts(name: str, diffs: np.ndarray, harm: np.ndarray, units: list[str], vs: list[str],
+                     classes: list, suite: str, attribute: str, alpha: float, base_rates: np.ndarray,
+                     details: list[dict] | None = None) -> list[Metric]:
+    """Records of family-level contrasts ``diffs`` (F, units, k): mean over the families holding the unit, t
+    interval, paired t-test and Wilcoxon over families. ``n`` and ``n_min`` count families (the independent
+    units of the test and of the gate's ``min_n``); ``details.se`` and ``details.df`` are the standard error and
+    degrees of freedom the gate's power check uses."""
     p_t, p_w = stats.paired_tests_columns(diffs.reshape(len(diffs), -1))
     out = []
-    for g, group in enumerate(m.groups):
-        vs = m.groups[1 - g] if len(m.groups) == 2 else f"other {attribute} groups"
-        n_g = int(counts[:, g].sum())
-        n_rest = int(counts[in_stratum[:, g]].sum() - n_g)
+    for u, unit in enumerate(units):
         for c, label in enumerate(classes):
-            d = diffs[:, g, c]
+            d = diffs[:, u, c]
             d = d[~np.isnan(d)]
             if len(d) == 0:
                 continue
-            value, j = float(d.mean()), g * len(classes) + c
+            value, j = float(d.mean()), u * len(classes) + c
+            se = float(np.std(d, ddof=1) / np.sqrt(len(d))) if len(d) > 1 else None
             out.append(Metric(name, "counterfactual", suite, attribute, value, len(d),
-                              clip_interval(stats.mean_interval(d, alpha), value, -1.0), group=group, cls=label,
-                              test="paired t-test over families", p_value=p_t[j], p_wilcoxon=p_w[j],
-                              n_min=min(n_g, n_rest),
-                              details={"vs": vs, "base_rate": float(sums[..., c].sum() / counts.sum()),
-                                       "harm": float(np.nanmean(harm[:, g, c]))}))
+                              clip_interval(stats.mean_interval(d, alpha), value, -1.0), group=unit, cls=label,
+                              test="paired t-test over families", p_value=p_t[j], p_wilcoxon=p_w[j], n_min=len(d),
+                              details={"vs": vs[u], "base_rate": float(base_rates[c]), "se": se, "df": len(d) - 1,
+                                       "harm": float(np.nanmean(harm[:, u, c])), **(details[u] if details else {})}))
     return out
 
 

@@ -210,7 +210,9 @@ class Metric:
         if self.value is None:
             return self.id
         what = {"mean_shift": f"p({self.cls})", "label_shift": f"rate of label {self.cls}",
-                "flip_rate_difference": "label flips"}.get(self.metric)
+                "flip_rate_difference": "label flips", "term_shift": f"p({self.cls})"}.get(self.metric)
+        if what and self.group and "term_of" in self.details:
+            return f"{self.group} ({self.details['term_of']}) vs {self.details.get('vs')}: {what} {self.value:+.3f}"
         if what and self.group:
             return f"{self.group} vs {self.details.get('vs', 'the others')}: {what} {self.value:+.3f}"
         if self.metric in names("gap") and "highest" in self.details:

@@ -26,6 +26,7 @@ SCHEMA_FILE = Path(__file__).with_name("results.schema.json")
 REGENERATE = "python -m audit.results --write"
 
 Verdict = Literal["pass", "fail", "inconclusive"]
+RecordVerdict = Literal["pass", "fail", "inconclusive", "insufficient"]  # insufficient: < min_n families, decides nothing
 Interval = tuple[float | None, float | None]
 Section = dict[str, Any] | list[Any]
 
@@ -133,7 +134,7 @@ class Case(_Strict):
     n: int | None = None
     n_min: int | None = None
     p_adjusted: float | None = None
-    verdict: Verdict | None = None
+    verdict: RecordVerdict | None = None
     reason: str | None = None
     old: float | None = None
     new: float | None = None
@@ -148,7 +149,9 @@ class RuleResult(_Strict):
     reason: str = ""
     worst: Case | None = None
     counts: dict[str, int] = {}
-    not_passing: list[Case] = []  # at most 50
+    not_passing: list[Case] = []  # at most 50, worst first
+    insufficient: list[str] = []  # suite/attribute/group of the records with fewer than min_n families
+    applicable: bool = True       # False: the run has no records of the rule's metric (it passes, judging nothing)
     baseline: bool = False        # a "no regression" check against --baseline
 
 

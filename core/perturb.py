@@ -23,6 +23,8 @@ from core.perturbations.lexicon import Lexicon  # noqa: F401
 from core.errors import InputError
 from core.suites import Suite
 
+ORIGINAL_TERM = "(original)"  # the term column of a family's original text (its own term is not recorded)
+
 
 def case_attributes(suites: list[Suite]) -> list[str]:
     """The protected attributes of a case table: those the registered plug-ins declare, then the suites'."""
@@ -84,7 +86,7 @@ def _families(texts: list[str], plugins: list[Perturbation], labels: list | None
                 base = {"suite": f"{prefix}-{p.name}", "template": f"{p.name} {verb}", "template_id": f"{p.name}-{verb}",
                         "family": fid, "expectation": "invariant", "source_row": i, "slot": p.name,
                         "expected_label": None if labels is None else labels[i], **fam.keep}
-                rows.append({**base, "case_id": f"{fid}:0", "text": text, "term": "(original)", fam.attribute: fam.group})
+                rows.append({**base, "case_id": f"{fid}:0", "text": text, "term": ORIGINAL_TERM, fam.attribute: fam.group})
                 for j, v in enumerate(variants, start=1):
                     rows.append({**base, "case_id": f"{fid}:{j}", "text": v.text, "term": v.term or v.group,
                                  fam.attribute: v.group})

@@ -388,6 +388,18 @@ def load_suites(extra_dirs: list[str | Path] | None = None) -> dict[str, Suite]:
     return suites
 
 
+def suite_names(requested: list[str] | None) -> list[str]:
+    """The suites a run audits: the defaults (also with ``--data``, whose swapped sentences join them) unless
+    ``--suite`` names its own list; ``--suite none`` alone audits ``--data`` only."""
+    if requested is None:
+        return list(DEFAULT_SUITES)
+    if "none" in requested:
+        if len(requested) > 1:
+            raise InputError("--suite none means no suite: it cannot be combined with other --suite values")
+        return []
+    return list(requested)
+
+
 def select_suites(names: list[str], extra_dirs: list[str | Path] | None = None,
                   available: dict[str, Suite] | None = None) -> list[Suite]:
     """The named suites, from ``available`` when the caller has loaded them already (each file parsed once)."""

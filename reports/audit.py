@@ -57,6 +57,38 @@ def top_disparities(metrics: list[dict], limit: int = 15, gate: dict | None = No
     return sorted(rows, key=key)[:limit]
 
 
+def term_effects(rows: list[dict], bound: float | None, limit: int = 24) -> dict:
+    """Per term, its largest class shift (the record with the strongest evidence), outliers first: the rows of
+    the forest plot (at most ``limit``) and the full table."""
+    best: dict[str, dict] = {}
+    for m in rows:
+        if m.get("value") is None:
+            continue
+        score = (-(m.get("p_adjusted") if m.get("p_adjusted") is not None else 1.0), abs(m["value"]))
+        if m["group"] not in best or score > best[m["group"]]["_score"]:
+            best[m["group"]] = {**m, "_score": score}
+    ranked = sorted(best.values(), key=lambda m: m["_score"], reverse=True)
+    plot = [(f"{m['group']} ({m['details'].get('term_of')}) p({m['class']})", m["value"], *(m["ci"] or (None, None)))
+            for m in ranked[:limit]]
+    return {"plot": plot, "bound": bound, "rows": sorted(rows, key=lambda m: (m.get("p_adjusted") or 1.0,
+                                                                               -abs(m["value"] or 0))),
+            "shown": len(plot), "terms": len(ranked)}
+
+
+def _bound(gate: dict | None, metric: str) -> float | None:
+    for rule in (gate or {}).get("rules", []):
+        if rule.get("metric") == metric and not rule.get("baseline"):
+            return next(iter(rule["bound"].values()))
+    return None
+
+
+def insufficient_records(gate: dict) -> list[dict]:
+    """The records the gate could not judge (fewer than min_n families), per rule: the coverage section lists
+    them and JUnit reports each as a skipped test."""
+    return [{"rule": r["name"], "metric": r["metric"], "id": x["id"], "reason": x.get("reason", "")}
+            for r in gate.get("rules", []) for x in r.get("not_passing", []) if x.get("verdict") == "insufficient"]
+
+
 def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:
     """Text pieces with the swapped term flagged, for highlighting (each piece is escaped by the template)."""
     if not term or term == "(original)":
@@ -112,7 +144,7 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
         focus = max(dp, key=lambda m: m["value"] or 0)["class"] if dp else labels[0]
         bars = lambda name: [(m["group"], m["value"], *(m["ci"] or (None, None))) for m in pick(name, **{"class": focus})]
         heat = pick("group_flip_rate")
-        contrasts = [x for x in ms if x["metric"] in records.names("contrast")
+        contrasts = [x for x in ms if x["metric"] in records.names("contrast") and x["metric"] != "term_shift"
                      and (x.get("details") or {}).get("harm", 1) >= 0]
         templates = sorted({m["template"] for m in heat if m["template"]})
         groups = sorted({m["group"] for m in heat})
@@ -128,6 +160,7 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
             "parity": pick("dp_difference"), "eo": pick("eo_difference"),
             "accuracy": pick("accuracy"),
             "auc": [m for m in ms if m["kind"] == "auc"],
+            "terms": term_effects(pick("term_shift"), _bound(results.get("gate"), "term_shift")),
             "families": worst_families(cases, labels, suite, attribute, results.get("attributes", [attribute])),
             "plugins": [(f.title, rows) for f in records.load_families().values() if f.name not in DEDICATED
                         for rows in [[m for m in ms if m["metric"] in f.metrics and m.get("template") is None]]
@@ -138,7 +171,7 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
 
 def render_html(results: dict, cases: pd.DataFrame) -> str:
     return render("audit.html.j2", r=results, top=top_disparities(results["metrics"], gate=results.get("gate")),
-                  sections=sections(results, cases),
+                  sections=sections(results, cases), insufficient=insufficient_records(results["gate"]),
                   families=records.methodology({m["metric"] for m in results["metrics"]}))
 
 
@@ -147,14 +180,17 @@ def render_markdown(results: dict) -> str:
 
 
 def render_junit(results: dict) -> bytes:
-    """One test case per gate rule; a failure carries the measured value and the bound."""
+    """One test case per gate rule; a failure carries the measured value and the bound. Records with fewer than
+    min_n families are skipped test cases of their own: they decide nothing, and CI shows that they were not
+    tested."""
     gate = results["gate"]
     allow = gate.get("allow_inconclusive", False)
     rules = gate["rules"]
+    small = insufficient_records(gate)
     failures = sum(r["verdict"] == "fail" or (r["verdict"] == "inconclusive" and not allow) for r in rules)
-    skipped = sum(r["verdict"] == "inconclusive" and allow for r in rules)
-    suite = ET.Element("testsuite", name="fairaudit", tests=str(len(rules)), failures=str(failures), errors="0",
-                       skipped=str(skipped), time=str(results["run"]["wall_seconds"]))
+    skipped = sum(r["verdict"] == "inconclusive" and allow for r in rules) + len(small)
+    suite = ET.Element("testsuite", name="fairaudit", tests=str(len(rules) + len(small)), failures=str(failures),
+                       errors="0", skipped=str(skipped), time=str(results["run"]["wall_seconds"]))
     for rule in rules:
         case = ET.SubElement(suite, "testcase", classname=f"fairaudit.gate.{rule['metric']}", name=rule["name"])
         worst = rule.get("worst") or {}
@@ -165,4 +201,7 @@ def render_junit(results: dict) -> bytes:
             node.text = "\n".join(f"{x['id']}: {x.get('reason', '')}" for x in rule.get("not_passing", []))
         elif rule["verdict"] == "inconclusive":
             ET.SubElement(case, "skipped", message=message)
+    for x in small:
+        case = ET.SubElement(suite, "testcase", classname=f"fairaudit.insufficient.{x['metric']}", name=x["id"])
+        ET.SubElement(case, "skipped", message=f"insufficient: {x['reason']} ({x['rule']})")
     return ET.tostring(ET.ElementTree(suite).getroot(), encoding="utf-8", xml_declaration=True)

@@ -97,3 +97,33 @@ def heat_map(rows: list[str], cols: list[str], values: list[list[float | None]],
                          f'{escape(text)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def forest_plot(rows: list[tuple[str, float, float | None, float | None]], bound: float | None = None,
+                width: int = 560) -> Markup:
+    """A forest plot: one row ``(label, value, low, high)`` each, a dot with its interval on a symmetric axis
+    around zero, and dashed lines at +-``bound`` (the gate's)."""
+    if not rows:
+        return Markup("")
+    reach = max([abs(v) for r in rows for v in r[1:] if v is not None] + [bound or 0.0]) * 1.1 or 1.0
+    label_w, row_h = 210, 18
+    w = width - label_w - 60
+    height = len(rows) * row_h + 24
+    x = lambda v: label_w + w * (v + reach) / (2 * reach)
+    parts = [f'<svg class="chart" role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+             f'<line x1="{_num(x(0))}" y1="2" x2="{_num(x(0))}" y2="{height - 20}" stroke="#999"/>']
+    for b in ((-bound, bound) if bound else ()):
+        parts.append(f'<line x1="{_num(x(b))}" y1="2" x2="{_num(x(b))}" y2="{height - 20}" stroke="{PALETTE[3]}" '
+                     f'stroke-dasharray="4 3"/><text x="{_num(x(b))}" y="{height - 6}" text-anchor="middle" '
+                     f'font-size="10">{b:+.2f}</text>')
+    for i, (label, value, low, high) in enumerate(rows):
+        ym = 4 + i * row_h + row_h / 2
+        parts.append(f'<text x="{label_w - 6}" y="{_num(ym + 4)}" text-anchor="end" font-size="11">{escape(label)}</text>')
+        if low is not None and high is not None:
+            parts.append(f'<line x1="{_num(x(low))}" y1="{_num(ym)}" x2="{_num(x(high))}" y2="{_num(ym)}" '
+                         f'stroke="#222" stroke-width="1.5"/>')
+        parts.append(f'<circle cx="{_num(x(value))}" cy="{_num(ym)}" r="4" fill="{PALETTE[0]}">'
+                     f'<title>{escape(label)}: {value:+.3f}</title></circle>'
+                     f'<text x="{label_w + w + 6}" y="{_num(ym + 4)}" font-size="11">{value:+.3f}</text>')
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -193,7 +193,7 @@ def test_real_data_perturbation_and_group_slices(sim_models, tmp_path):
                                   ("Had a wonderful day with Emily", "happy", "a"), ("The cafe was fine", "neutral", "b")]]
     pd.DataFrame(rows, columns=["body", "y", "site"]).to_csv(data, index=False)
     out = tmp_path / "out"
-    assert audit_main(["run", "--model", f"{sim_models}:fair", "--data", str(data), "--text-col", "body",
+    assert audit_main(["run", "--model", f"{sim_models}:fair", "--data", str(data), "--suite", "none", "--text-col", "body",
                        "--label-col", "y", "--group-col", "site", "--out", str(out), "--cache-dir", "", "-q",
                        "--no-fail"]) == 0
     results = json.loads((out / "results.json").read_text())
@@ -244,10 +244,10 @@ def test_bundled_minilm_end_to_end(tmp_path):
     its classification head is random, which needs saying)."""
     out = tmp_path / "minilm"
     code = audit_main(["run", "--model", "bundled:all-MiniLM-L6-v2", "--suite", "identity", "--out", str(out),
-                       "--cache-dir", "", "-q", "--allow-random-head"])
+                       "--cache-dir", "", "-q", "--allow-random-head", "--max-cases", "3900"])
     assert code in (0, 1)
     results = json.loads((out / "results.json").read_text())
-    assert results["run"]["cases"] == 3354 and results["model"]["parameters"] > 20_000_000
+    assert results["run"]["cases"] == 3900 and results["model"]["parameters"] > 20_000_000  # 100 whole families
 
 
 def test_benchmarks_print_their_figures(tiny_classifier, tiny_base, small_csv, data_dir, capsys):

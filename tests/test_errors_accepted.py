@@ -61,8 +61,8 @@ def test_duplicate_rows_are_one_family_and_counted(tmp_path, fx):
     rows += [("Emily had a wonderful day", "happy")]
     pd.DataFrame(rows, columns=["text", "y"]).to_csv(data, index=False)
     out = tmp_path / "out"
-    assert main(["run", "--model", f"{fx['models']}:good", "--data", str(data), "--label-col", "y", "--out", str(out),
-                 "--cache-dir", "", "-q", "--no-fail"]) == 0
+    assert main(["run", "--model", f"{fx['models']}:good", "--data", str(data), "--suite", "none", "--label-col", "y",
+                 "--out", str(out), "--cache-dir", "", "-q", "--no-fail"]) == 0
     results = json.loads((out / "results.json").read_text())
     cov = results["coverage"]["perturbation"]
     assert cov["input"] == {"rows": 11, "unique texts": 3, "duplicate texts dropped": 8}
@@ -143,7 +143,7 @@ def test_unreadable_data_files_give_our_line_only(name, content, message, tmp_pa
     data.write_bytes(content)
     out = tmp_path / "out"
     proc = subprocess.run([sys.executable, "-m", "audit", "run", "--model", "audit.adapters.vader:predict", "--data",
-                           str(data), "--out", str(out), "--cache-dir", ""], capture_output=True, text=True,
+                           str(data), "--suite", "none", "--out", str(out), "--cache-dir", ""], capture_output=True, text=True,
                           cwd=ROOT, timeout=300)
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

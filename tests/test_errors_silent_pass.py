@@ -103,9 +103,9 @@ def test_run_with_labels_the_model_lacks(fx, tmp_path, capsys):
     data = tmp_path / "d.csv"
     data.write_text("text,y\nShe was happy today,joy\nHe was sad today,sad\n")
     out = tmp_path / "out"
-    expect_error(main, ["run", "--model", f"{fx['models']}:good", "--data", data, "--label-col", "y", "--out", out,
+    expect_error(main, ["run", "--model", f"{fx['models']}:good", "--data", data, "--suite", "none", "--label-col", "y", "--out", out,
                         "--cache-dir", "", "-q"], capsys, "has label 'joy' that the model lacks", out)
-    assert main(["run", "--model", f"{fx['models']}:good", "--data", str(data), "--label-col", "y", "--out", str(out),
-                 "--cache-dir", "", "-q", "--no-fail", "--label-map", "joy=happy"]) == 0
+    assert main(["run", "--model", f"{fx['models']}:good", "--data", str(data), "--suite", "none", "--label-col", "y",
+                 "--out", str(out), "--cache-dir", "", "-q", "--no-fail", "--label-map", "joy=happy"]) == 0
     labelled = json.loads((out / "results.json").read_text())["coverage"]["perturbation"]["input"]
     assert labelled == {"rows": 2, "unique texts": 2, "duplicate texts dropped": 0}

@@ -27,8 +27,14 @@ def record(value, ci=None, n=100, p=None, **kw):
     ({"max_abs": 0.03, "significant": True}, record(0.01, [-0.01, 0.04], p=0.001), "pass"),
     ({"max": 0.05, "significant": True}, record(0.2, [0.1, 0.3]), "fail"),   # no test: whole interval beyond
     ({"max": 0.05, "significant": True}, record(0.2, [0.01, 0.4]), "inconclusive"),
-    ({"max": 0.1}, record(0.0, [0.0, 0.0], n=5), "inconclusive"),           # too few observations
-    ({"max": 0.1}, record(0.0, [0.0, 0.0], n=500, n_min=6), "inconclusive"),  # min_n is per smallest group
+    ({"max": 0.1}, record(0.0, [0.0, 0.0], n=5), "insufficient"),           # too few families: decides nothing
+    ({"max": 0.1}, record(0.0, [0.0, 0.0], n=500, n_min=6), "insufficient"),  # min_n is per smallest group
+    # beyond the bound, not significant: powered (se 0.006 over 200 families: a 0.06 shift is found) -> pass
+    ({"max_abs": 0.03, "significant": True},
+     record(0.034, [0.022, 0.046], p=0.3, details={"se": 0.006, "df": 199}), "pass"),
+    # the same estimate with se 0.035: a shift of 0.06 could hide in the noise -> inconclusive
+    ({"max_abs": 0.03, "significant": True},
+     record(0.034, [-0.035, 0.103], p=0.9, details={"se": 0.035, "df": 199}), "inconclusive"),
     ({"max": 0.1}, record(None), "inconclusive"),                            # empty group: never a pass
 ])
 def test_judge(rule, rec, verdict):
@@ -36,16 +42,36 @@ def test_judge(rule, rec, verdict):
     assert gates.judge(rec, g.rules[0], g)[0] == verdict
 
 
+def test_power_is_judged_at_the_corrected_level():
+    """se 0.016 over 200 families: one test's critical value 1.97 * 0.016 = 0.032 <= 0.06 (any shift past twice
+    the bound would be significant), over 1000 tests 4.2 * 0.016 = 0.067 > 0.06; so the same non-significant
+    excess passes alone and is inconclusive among many."""
+    g = gate(max_abs=0.03, significant=True)
+    rec = record(0.035, [0.003, 0.067], p=0.4, details={"se": 0.016, "df": 199})
+    assert gates.judge(rec, g.rules[0], g, tests=1)[0] == "pass"
+    verdict, reason = gates.judge(rec, g.rules[0], g, tests=1000)
+    assert verdict == "inconclusive" and "too few families to tell a shift of 0.06 from noise" in reason
+
+
 def test_rule_takes_the_worst_record_and_empty_selection_is_inconclusive():
     g = gates.Gate(rules=[{"name": "flips", "metric": "mean_shift", "max": 0.1},
-                          {"name": "none", "metric": "dp_ratio", "max": 1}])
+                          {"name": "none", "metric": "mean_shift", "attribute": "race", "max": 1},
+                          {"name": "n/a", "metric": "dp_ratio", "max": 1}])
     result = gates.evaluate(g, [record(0.01, [0, 0.02], id="a"), record(0.5, [0.4, 0.6], id="b"),
                                 record(0.05, [0.0, 0.2], id="c")])
-    flips, none = result["rules"]
+    flips, none, absent = result["rules"]
     assert flips["verdict"] == "fail" and flips["worst"]["id"] == "b"
-    assert flips["counts"] == {"pass": 1, "inconclusive": 1, "fail": 1}
+    assert flips["counts"] == {"pass": 1, "inconclusive": 1, "fail": 1, "insufficient": 0}
     assert none["verdict"] == "inconclusive" and "never a pass" in none["reason"]
+    # a rule with no selector whose metric the run never produces: not applicable, it hides nothing
+    assert absent["verdict"] == "pass" and not absent["applicable"] and absent["reason"].startswith("not applicable")
     assert result["verdict"] == "fail"
+
+
+def test_a_run_where_no_rule_applies_is_inconclusive():
+    g = gates.Gate(rules=[{"name": "n/a", "metric": "dp_ratio", "max": 1}])
+    result = gates.evaluate(g, [record(0.01, [0, 0.02], id="a")])
+    assert result["rules"][0]["verdict"] == "pass" and result["verdict"] == "inconclusive"
 
 
 def test_selectors():

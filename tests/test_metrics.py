@@ -80,6 +80,10 @@ def test_statistics_helpers():
     assert t > 0.5 and w > 0.5
     assert stats.adjust([0.01, 0.04, 0.03], "holm") == pytest.approx([0.03, 0.06, 0.06])
     assert stats.adjust([0.01, 0.04, 0.03], "bh") == pytest.approx([0.03, 0.04, 0.04])
+    # the numpy Holm equals statsmodels' on ties, ones and a large random set
+    from statsmodels.stats.multitest import multipletests
+    for p in ([0.2, 0.2, 0.01, 1.0, 0.049], np.random.default_rng(3).uniform(0, 0.2, 500).tolist()):
+        assert stats.adjust(p, "holm") == pytest.approx(multipletests(p, method="holm")[1].tolist(), abs=1e-15)
     assert stats.wilson(7, 20) == pytest.approx((0.1812, 0.5671), abs=1e-4)  # = statsmodels proportion_confint
     assert stats.equal_rates_test(np.array([0.5, 0.5]), np.eye(2) * 0.01, 30) == pytest.approx(1.0)
     from sklearn.metrics import roc_auc_score

@@ -106,7 +106,7 @@ def test_audit_reports_and_gates_robustness(shouty, tmp_path):
     gate.write_text("min_n: 3\nrules:\n  - {name: case, metric: robustness_flip_rate, group: case, max: 0.10}\n"
                     "  - {name: typos, metric: robustness_flip_rate, suite: data, group: typos, max: 0.5}\n")
     out = tmp_path / "a"
-    code = audit_main(["run", "--model", shouty, "--data", str(data), "--robustness", "case,typos", "--gate", str(gate), "--out", str(out), "--cache-dir", "", "-q"])
+    code = audit_main(["run", "--model", shouty, "--data", str(data), "--suite", "none", "--robustness", "case,typos", "--gate", str(gate), "--out", str(out), "--cache-dir", "", "-q"])
     results = json.loads((out / "results.json").read_text())
     rb = results["robustness"]
     assert [p["name"] for p in rb["perturbations"]] == ["case", "typos"] and rb["texts"]["data"] == 3  # (the gender swap makes the case table)

@@ -192,8 +192,8 @@ def test_generate_writes_cases_without_a_model(tmp_path, capsys):
     out = tmp_path / "cases.parquet"
     assert audit_main(["generate", "--suite", "identity", "--out", str(out)]) == 0
     cases = pd.read_parquet(out)
-    assert len(cases) == 3354 and "religion" in cases.columns  # identity v2: 86 families x 39 terms
-    assert "3354 cases" in capsys.readouterr().out
+    assert len(cases) == 10062 and "religion" in cases.columns  # identity v3: 258 families x 39 terms
+    assert "10062 cases" in capsys.readouterr().out
 
 
 def test_eec_comparisons_are_like_for_like(suites):
