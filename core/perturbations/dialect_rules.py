@@ -74,7 +74,7 @@ def clause_start(text: str, at: int) -> bool:
 
 
 # ------------------------------------------------------------------ verbal markers (Green 2002, ch. 2)
-HABITUAL = re.compile(rf"(?<![\w@#'’])(i|he|she|it|they|we|you)(?:\s+(?:am|is|are)|({A})(?:m|s|re))\s+"
+HABITUAL = re.compile(rf"(?<![\w@#'’])(i|he|she|it|they|we|you)(?:\s+(?:am|is|are)|{A}(m|s|re))\s+"
                       r"(always|usually|often|sometimes|constantly|never)\s+([\w'’-]+)", re.IGNORECASE)
 
 
@@ -86,7 +86,7 @@ def habitual_be(text: str) -> str:
     going to", not habitual)."""
     def fn(m: re.Match) -> str | None:
         nxt = m.group(4).lower()
-        if nxt in ("going", "gonna", "about") or m.group(2) and (
+        if nxt in ("going", "gonna", "about") or (m.group(2) or "").lower() == "s" and (
                 nxt in ("been", "got", "gotten", "had", "done") or nxt.endswith(("ed", "en"))):
             return None
         return f"{m.group(1)} {m.group(3)} be {m.group(4)}"
@@ -240,7 +240,7 @@ def negative_concord(text: str) -> str:
 
 
 # ------------------------------------------------------------------ morphosyntax (Green 2002, ch. 3)
-THIRD = re.compile(rf"(?<![\w@#'’])(he|she|it)(\s+(?:(?:{ADVERBS})\s+)?)([a-z]{{3,}}s)(?![\w'’])", re.IGNORECASE)
+THIRD = re.compile(rf"(?<![\w@#'’])(he|she|it)(\s+(?:(?:{ADVERBS})\s+)?)([a-z]{{2,}}s)(?![\w'’])", re.IGNORECASE)
 NOT_VERBS = set("""this thus yes his hers its yours ours theirs always perhaps sometimes towards afterwards besides
 unless across was is as less news plus minus whereas series species lots alas various serious
 famous previous obvious nervous anxious jealous curious""".split())
