@@ -11,6 +11,7 @@ import pandas as pd
 
 from audit import matching
 from audit import records
+from core.perturbations import counterfactual
 from reports.files import write_bytes, write_text
 from reports.render import render
 
@@ -136,9 +137,34 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
     return out
 
 
+def rewritten_examples(cases: pd.DataFrame, per_rule: int = 2, limit: int = 30) -> list[dict]:
+    """For each counterfactual plug-in with a ``caveat`` whose attribute the case table holds: its caveat and,
+    per rule, up to ``per_rule`` texts next to their rewrites, real data first, then suite sentences. The rule
+    is a variant's ``term`` in perturbed data and its slot's ``surface`` in a suite; the first member of each
+    matched set (family and pair) is the original, the others its rewrites."""
+    out = []
+    for plugin in counterfactual():
+        if not plugin.caveat or plugin.attribute not in cases or cases[plugin.attribute].isna().all():
+            continue
+        sub = cases[cases[plugin.attribute].notna()]
+        sub = pd.concat([sub[sub["suite"] == f"perturb-{plugin.name}"], sub[~sub["suite"].str.startswith("perturb-")]])
+        examples, seen = [], {}
+        for _, members in sub.groupby([sub["family"], sub["pair"].fillna("")], sort=False):
+            first = members.iloc[0]
+            for _, row in members.iloc[1:].iterrows():
+                rule = row["surface"] if isinstance(row["surface"], str) else row["term"]
+                if seen.get(rule, 0) < per_rule and len(examples) < limit and row[plugin.attribute] != first[plugin.attribute]:
+                    seen[rule] = seen.get(rule, 0) + 1
+                    examples.append({"rule": rule, "original": first["text"], "rewrite": row["text"],
+                                     "source": row["suite"], "groups": (first[plugin.attribute], row[plugin.attribute])})
+        out.append({"name": plugin.name, "attribute": plugin.attribute, "description": plugin.description,
+                    "caveat": plugin.caveat, "examples": sorted(examples, key=lambda e: e["rule"])})
+    return out
+
+
 def render_html(results: dict, cases: pd.DataFrame) -> str:
     return render("audit.html.j2", r=results, top=top_disparities(results["metrics"], gate=results.get("gate")),
-                  sections=sections(results, cases),
+                  sections=sections(results, cases), rewrites=rewritten_examples(cases),
                   families=records.methodology({m["metric"] for m in results["metrics"]}))
 
 
