@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> None:
     counts = reach(texts)
     print(f"{args.data} {args.split}: {counts['any']:,} of {len(texts):,} texts changed "
           f"({100 * counts['any'] / len(texts):.1f}%); per rule (a text can count for several):")
+    grammar = sum(any(r.apply(t) != t for r in RULES if r.id != "ing-in") for t in texts)
+    print(f"  by the grammatical rules alone (all but the spelling rule ing-in): {grammar:,} "
+          f"({100 * grammar / len(texts):.1f}%)")
     for r in RULES:
         print(f"  {r.id:20s} {counts[r.id]:6,}  {100 * counts[r.id] / len(texts):5.1f}%")
         for text in [t for t in texts if r.apply(t) != t][:args.examples]:

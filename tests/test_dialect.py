@@ -118,6 +118,19 @@ CASES = {
         ("They did it THEMSELVES", "They did it THEIRSELVES"),
         ("she did it herself", "she did it herself"),
     ],
+    "was-generalization": [
+        ("They were late. WE WERE there", "They was late. WE WAS there"),
+        ("you weren't here", "you wasn't here"),
+        ("Were they late? If you were.", "Were they late? If you were."),   # question; no following word
+        ("the kids were here", "the kids were here"),                      # only after a pronoun
+    ],
+    "question-aux": [
+        ("Why are you doing this? where is he going", "Why you doing this? where he going"),
+        ("Who are you talking to", "Who you talking to"),
+        ("How are you?", "How are you?"),               # no following word
+        ("what is they doing", "what is they doing"),   # no agreement
+        ("Are you going?", "Are you going?"),           # no wh-word
+    ],
     "ing-in": [
         ("I'm going to keep running", "I'm goin' to keep runnin'"),
         ("nothing, something’s", "nothin’, something’s"),  # the text's apostrophe,
@@ -180,12 +193,12 @@ def suite_cases():
 
 def test_suite_expands_into_matched_pairs_the_plugin_reproduces(suite_cases):
     cases, attributes = suite_cases
-    assert attributes == ["dialect"] and len(cases) == 1222 and cases["family"].nunique() == 145
+    assert attributes == ["dialect"] and len(cases) == 1694 and cases["family"].nunique() == 211
     assert set(cases["dialect"]) == {"sae", "aae"} and cases["term"].notna().all()
-    assert set(cases["surface"]) == {r.id for r in RULES} - {"reflexives"}
+    assert set(cases["surface"]) == {r.id for r in RULES}  # every rule in at least one frame
     rules = {r.id: r for r in RULES}
     pairs = cases.pivot_table(index=["family", "pair"], columns="dialect", values="text", aggfunc="first")
-    assert len(pairs) == 611 and pairs.notna().all().all()
+    assert len(pairs) == 847 and pairs.notna().all().all()
     for (family, pair), row in pairs.iterrows():
         assert rules[pair.split(":")[0]].apply(row["sae"]) == row["aae"], (family, row["sae"])
 

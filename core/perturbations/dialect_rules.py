@@ -5,7 +5,8 @@ number (Kortmann, Lunkenheimer & Ehret, eds., 2020, *The Electronic World Atlas 
 https://ewave-atlas.org; ratings for Urban African American Vernacular English: A = pervasive or obligatory,
 B = neither pervasive nor rare) and the chapter of Green (2002), *African American English: A Linguistic
 Introduction* (ch. 2: verbal markers, ch. 3: syntactic and morphosyntactic properties, ch. 4: phonology).
-Ziems et al. (2022), VALUE (ACL), use the same features to test NLU models on AAE.
+Ziems et al. (2022), VALUE (ACL), use the same features to test NLU models on AAE. This module holds the
+machinery and the rules of chapters 2 and 4; those of chapters 1 and 3 are in :mod:`dialect_syntax`.
 
 Every rule prefers precision to reach: it edits only where its context is unambiguous in plain text (a subject
 pronoun before the verb, a following word, no capitalised proper nouns, never inside @mentions, #hashtags or
@@ -23,8 +24,6 @@ from core.perturbations.gender import match_case
 
 A = r"['’]"  # either apostrophe is read; the text's own is written back
 PROTECTED = re.compile(r"https?://\S+|www\.\S+|[@#]\w+")
-ADVERBS = ("always|never|just|really|still|also|only|usually|even|sometimes|often|actually|literally|definitely|"
-           "clearly|probably|totally|finally|barely|hardly|seriously|basically|simply|truly|already")
 CLAUSE_START = re.compile(r"(?:^|[.!?;:,\"“(]\s*|\b(?:and|but|so|because|cause|cuz|if|when|now|then|that|which)\s+)$",
                           re.IGNORECASE)
 NOT_A_NOUN = set("""who whom which that what of in at on with from for to by about into than as are were is was will
@@ -178,162 +177,23 @@ def finna(text: str) -> str:
     return sub(ABOUT_TO, text, fn)
 
 
-# ------------------------------------------------------------------ negation (Green 2002, ch. 3)
-AINT = re.compile(rf"(?<![\w@#'’])(?:(isn|aren|hasn|haven){A}t|(i){A}m\s+not|(am|is|are|has|have)\s+not|"
-                  rf"(didn){A}t(?=\s+([A-Za-z][\w'’]*)))(?![\w'’])", re.IGNORECASE)
-PRONOUNS = {"i", "you", "he", "she", "it", "we", "they"}
+WERE = re.compile(rf"(?<![\w@#'’])(you|we|they)\s+were(n{A}t)?(?=\s+[\w'’])", re.IGNORECASE)
 
 
-@rule("aint", "eWAVE F155-157 ain't as negated be, negated have, generic negator before a main verb "
-              "(UAAVE: A); Green 2002 ch. 3 (negation)")
-def aint(text: str) -> str:
-    """isn't/aren't/am not/is not/are not, hasn't/haven't/has not/have not and "didn't" before a main verb
-    become "ain't": "I'm not ready" -> "I ain't ready", "she didn't go" -> "she ain't go". "didn't" in a tag
-    ("didn't you?") stays; wasn't/weren't stay (ain't is present tense here)."""
-    def fn(m: re.Match) -> str | None:
-        if m.group(4) and m.group(5).lower() in PRONOUNS:
-            return None
-        out = "ain" + apostrophe(m.group(0)) + "t"
-        if m.group(2):  # "I'm not": the pronoun stays
-            return f"{m.group(2)} {out.upper() if m.group(0).isupper() else out}"
-        return match_case(out, m.group(1) or m.group(3) or m.group(4))
-    return sub(AINT, text, fn)
-
-
-DOESNT = re.compile(rf"(?<![\w@#'’])does(n{A}t)(?![\w'’])", re.IGNORECASE)
-
-
-@rule("dont", "eWAVE F158 invariant don't for all persons in the present tense (UAAVE: A); Green 2002 ch. 3")
-def dont(text: str) -> str:
-    """"doesn't" becomes "don't": "He doesn't care" -> "He don't care"."""
-    return sub(DOESNT, text, lambda m: match_case("do", m.group(0)[:4]) + m.group(1))
-
-
-NEGATOR = re.compile(rf"(?<![\w@#'’])(?:\w+n{A}t|not|never|cannot)(?![\w'’])", re.IGNORECASE)
-SCOPE_END = re.compile(r"[.!?;:,()\"“”]|\b(?:but|and|or|because|cause|if|when|that|who|which|whether|only|just|"
-                       r"than|unless|though)\b", re.IGNORECASE)
-NPI = re.compile(r"(?<![\w@#'’-])(any(?:thing|body|one|where|more)?)(?![\w'’-])")
-NEGATIVE_OF = {"any": "no", "anything": "nothing", "anybody": "nobody", "anyone": "no one",
-               "anywhere": "nowhere", "anymore": "no more"}
-
-
-@rule("negative-concord", "eWAVE F154 multiple negation / negative concord (UAAVE: A); Green 2002 ch. 3")
-def negative_concord(text: str) -> str:
-    """After a negated verb, the indefinites of the same clause (at most six words on, before any punctuation,
-    conjunction, "that"/"who", "only"/"just") become negative: "I don't have any money" -> "I don't have no
-    money", "can't find anything" -> "can't find nothing". Only lower-case any/anything/anybody/anyone/anywhere
-    /anymore."""
-    out, last = [], 0
-    for m in NEGATOR.finditer(text):
-        if m.start() < last or any(a < m.end() and m.start() < b for a, b in
-                                   (p.span() for p in PROTECTED.finditer(text))):
-            continue
-        end = SCOPE_END.search(text, m.end())
-        stop = end.start() if end else len(text)
-        words = list(re.finditer(r"\S+", text[m.end():stop]))
-        if len(words) > 6:
-            stop = m.end() + words[6].start()
-        scope = NPI.sub(lambda n: NEGATIVE_OF[n.group(1)], text[m.end():stop])
-        out += [text[last:m.end()], scope]
-        last = stop
-    return "".join(out) + text[last:]
-
-
-# ------------------------------------------------------------------ morphosyntax (Green 2002, ch. 3)
-THIRD = re.compile(rf"(?<![\w@#'’])(he|she|it)(\s+(?:(?:{ADVERBS})\s+)?)([a-z]{{2,}}s)(?![\w'’])", re.IGNORECASE)
-NOT_VERBS = set("""this thus yes his hers its yours ours theirs always perhaps sometimes towards afterwards besides
-unless across was is as less news plus minus whereas series species lots alas various serious
-famous previous obvious nervous anxious jealous curious""".split())
-BASE_OF = {"has": "have", "does": "do", "says": "say", "focuses": "focus", "biases": "bias"}
-
-
-def base_form(verb: str) -> str:
-    """The bare form of a present-tense verb in -s: tries -> try, dies -> die, watches -> watch, goes -> go,
-    uses -> use, makes -> make."""
-    if verb in BASE_OF:
-        return BASE_OF[verb]
-    if verb.endswith("ies"):
-        return verb[:-3] + "y" if len(verb) > 4 else verb[:-1]
-    if verb.endswith(("sses", "shes", "ches", "xes", "zzes", "oes")):
-        return verb[:-2]
-    return verb[:-1]
-
-
-@rule("third-person-s", "eWAVE F170 zero marking of third person singular -s (UAAVE: A); Green 2002 ch. 3 "
-                        "(verbal -s)")
-def third_person_s(text: str) -> str:
-    """A present-tense verb in -s after he/she (or "it" beginning a clause), with at most one adverb between,
-    loses its -s: "She likes it" -> "She like it", "he always says" -> "he always say", "she has" -> "she have".
-    Only lower-case words; never -ss/-us/-is words ("he thus", "it is"), possessives, is/was, or an object "it"
-    ("love it guys")."""
-    def fn(m: re.Match) -> str | None:
-        verb = m.group(3)
-        if not verb.islower() or verb in NOT_VERBS or verb.endswith(("ss", "us", "is", "ous")):
-            return None
-        if m.group(1).lower() == "it" and not clause_start(m.string, m.start()):
-            return None
-        return m.group(1) + m.group(2) + base_form(verb)
-    return sub(THIRD, text, fn)
-
-
-THERE = re.compile(rf"(?<![\w@#'’])(there)(?:\s+(is|are|was|were)|{A}(s))(?=\s+[\w\"“'’])", re.IGNORECASE)
-
-
-@rule("existential-it", "eWAVE F173 variant dummy subjects in existentials, it (UAAVE: A); Green 2002 ch. 3 "
-                        "(existential it)")
-def existential_it(text: str) -> str:
-    """Existential "there is/are/'s" at the start of a clause becomes "it's", "there was/were" becomes "it was":
-    "There's a party tonight" -> "It's a party tonight". Never "there" elsewhere ("over there is"), never
-    questions ("is there").
-    """
-    def fn(m: re.Match) -> str | None:
-        if not clause_start(m.string, m.start()):
-            return None
-        verb = (m.group(2) or m.group(3)).lower()
-        out = "it was" if verb in ("was", "were") else f"it{apostrophe(m.group(0))}s"
-        return out.upper() if m.group(0).isupper() else match_case(out, m.group(1))
-    return sub(THERE, text, fn)
-
-
-THOSE = re.compile(r"(?<![\w@#'’])(those)\s+(?=([a-z][\w'’-]*))", re.IGNORECASE)
-
-
-@rule("them-demonstrative", "eWAVE F68 them instead of demonstrative those (UAAVE: A); Green 2002 ch. 3")
-def them_demonstrative(text: str) -> str:
-    """"those" before a noun becomes "them": "those shoes" -> "them shoes". The pronoun "those" stays: before a
-    function word ("those who", "those of"), a participle ("those affected", "those living") or nothing."""
-    def fn(m: re.Match) -> str | None:
-        nxt = m.group(2).lower()
-        if nxt in NOT_A_NOUN or nxt.endswith(("ed", "ing")):
-            return None
-        return match_case("them", m.group(1)) + " "
-    return sub(THOSE, text, fn)
-
-
-YALL = re.compile(r"(?<![\w@#'’])(you)\s+(all|guys)(?![\w'’])", re.IGNORECASE)
-
-
-@rule("yall", "eWAVE F34 second person plural pronoun other than you, y'all (UAAVE: A); Green 2002 ch. 1")
-def yall(text: str) -> str:
-    """"you all" and "you guys" become "y'all": "Thank you all" -> "Thank y'all"."""
-    return sub(YALL, text, lambda m: match_case("y'all", m.group(1)))
-
-
-REFLEXIVE = re.compile(r"(?<![\w@#'’])(himself|themselves)(?![\w'’])", re.IGNORECASE)
-
-
-@rule("reflexives", "eWAVE F11 regularized reflexives paradigm, hisself/theirselves (UAAVE: A); Green 2002 ch. 3")
-def reflexives(text: str) -> str:
-    """"himself" -> "hisself", "themselves" -> "theirselves"."""
-    return sub(REFLEXIVE, text, lambda m: match_case("hisself" if m.group(1).lower() == "himself"
-                                                     else "theirselves", m.group(1)))
+@rule("was-generalization", "eWAVE F180 was/were generalization (UAAVE: B); Green 2002 ch. 2 (past be)")
+def was_generalization(text: str) -> str:
+    """Past "were"/"weren't" after you/we/they becomes "was"/"wasn't": "they were late" -> "they was late".
+    Only after the pronoun (never questions: "were they"), and only with a following word."""
+    def fn(m: re.Match) -> str:
+        return f"{m.group(1)} " + match_case("was", m.group(0)[len(m.group(1)) + 1:].lstrip()) + (m.group(2) or "")
+    return sub(WERE, text, fn)
 
 
 # ------------------------------------------------------------------ phonology in spelling (Green 2002, ch. 4)
 ING = re.compile(r"(?<![\w@#/'’.-])([a-z]*[aeiouy][a-z]*)ing(?![\w'’-])")
 
 
-@rule("ing-in", "Green 2002 ch. 4 (-ing pronounced and written -in'); Blodgett et al. 2016 (AAE on Twitter)")
+@rule("ing-in", "Green 2002 ch. 4 (phonology: unstressed -ing pronounced, and here written, -in')")
 def ing_in(text: str) -> str:
     """The unstressed ending -ing of a lower-case word of two syllables or more is written -in': "nothing" ->
     "nothin'", "going" -> "goin'". Words whose stem has no vowel ("thing", "bring", "string") and capitalised
@@ -341,13 +201,18 @@ def ing_in(text: str) -> str:
     return sub(ING, text, lambda m: m.group(1) + "in" + apostrophe(m.string))
 
 
-ORDER = ["yall", "reflexives", "existential-it", "habitual-be", "aint", "dont", "negative-concord", "completive-done",
-         "finna", "gon", "copula-absence", "third-person-s", "them-demonstrative", "ing-in"]
-RULES.sort(key=lambda r: ORDER.index(r.id))  # all-rules order: a rule never undoes the context a later one reads
-
-
 def rewrite(text: str, rules: list[Rule] | None = None) -> str:
     """``text`` with ``rules`` (default: all) applied in order."""
     for r in rules if rules is not None else RULES:
         text = r.apply(text)
     return text
+
+
+# the rules of Green (2002) ch. 1 and 3 (negation, agreement, existentials, pronouns) live in their own module;
+# imported last, as it registers its rules with the helpers above
+from core.perturbations import dialect_syntax  # noqa: E402,F401
+
+ORDER = ["yall", "reflexives", "existential-it", "question-aux", "habitual-be", "aint", "dont", "negative-concord",
+         "completive-done", "finna", "gon", "copula-absence", "was-generalization", "third-person-s",
+         "them-demonstrative", "ing-in"]
+RULES.sort(key=lambda r: ORDER.index(r.id))  # all-rules order: a rule never undoes the context a later one reads
