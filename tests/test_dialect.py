@@ -1,6 +1,7 @@
 """The dialect plug-in (core/perturbations/dialect*.py): every rule on texts it must rewrite and texts it must
 leave alone, the per-rule and all-rules variants, the built-in ``dialect`` suite against the plug-in, and the
 default gate on simulated models with and without a planted bias against the AAE sentences."""
+import pandas as pd
 import pytest
 
 from audit import gate as gates
@@ -12,6 +13,8 @@ from core.perturbations import REGISTRY
 from core.perturbations.dialect import ALL_RULES, CAVEAT, reach, variants_of
 from core.perturbations.dialect_rules import RULES, rewrite
 from core.suites import load_suites, select_suites
+from reports.audit import rewritten_examples
+from reports.render import render
 
 # rule id -> [(text, expected)]; expected == text: the rule must leave it alone
 CASES = {
@@ -51,6 +54,8 @@ CASES = {
         ("He didn't go", "He ain't go"),
         ("ISN'T IT", "AIN'T IT"),
         ("I am not sure", "I ain't sure"),
+        ("it's not fair, they’re not here, THAT'S NOT IT", "it ain't fair, they ain’t here, THAT AIN'T IT"),
+        ("Let's not go", "Let's not go"),
         ("You went, didn't you?", "You went, didn't you?"),   # tag question
         ("It wasn't me", "It wasn't me"),                     # past be stays
     ],
@@ -201,6 +206,22 @@ def test_suite_expands_into_matched_pairs_the_plugin_reproduces(suite_cases):
     assert len(pairs) == 847 and pairs.notna().all().all()
     for (family, pair), row in pairs.iterrows():
         assert rules[pair.split(":")[0]].apply(row["sae"]) == row["aae"], (family, row["sae"])
+
+
+def test_report_shows_the_caveat_and_rewritten_examples_escaped(suite_cases):
+    data, _ = perturb_texts(["<i>She is so happy</i>", "He doesn't have any money"], load_suites())
+    both = pd.concat([data, suite_cases[0]], ignore_index=True)
+    (entry,) = rewritten_examples(both, per_rule=1)
+    assert entry["caveat"] == CAVEAT and entry["attribute"] == "dialect"
+    rules = [e["rule"] for e in entry["examples"]]
+    assert rules == sorted(set(rules)) and {"copula-absence", "dont", "all-rules", "habitual-be"} <= set(rules)
+    first = next(e for e in entry["examples"] if e["rule"] == "copula-absence")
+    assert (first["original"], first["rewrite"], first["source"]) == \
+        ("<i>She is so happy</i>", "<i>She so happy</i>", "perturb-dialect")  # real data first
+    html = render("rewrites.html.j2", rewrites=[entry])
+    assert "not its speakers&#39; full grammar" in html and "&lt;i&gt;She so happy&lt;/i&gt;" in html
+    assert "<i>She" not in html
+    assert rewritten_examples(suite_cases[0].drop(columns="dialect")) == []
 
 
 def audit(cases, attributes, model, seed):

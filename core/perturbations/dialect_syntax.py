@@ -13,7 +13,7 @@ ADVERBS = ("always|never|just|really|still|also|only|usually|even|sometimes|ofte
 
 
 # ------------------------------------------------------------------ negation (Green 2002, ch. 3)
-AINT = re.compile(rf"(?<![\w@#'’])(?:(isn|aren|hasn|haven){A}t|(i){A}m\s+not|(am|is|are|has|have)\s+not|"
+AINT = re.compile(rf"(?<![\w@#'’])(?:(isn|aren|hasn|haven){A}t|([a-z]+){A}(?:m|s|re)\s+not|(am|is|are|has|have)\s+not|"
                   rf"(didn){A}t(?=\s+([A-Za-z][\w'’]*)))(?![\w'’])", re.IGNORECASE)
 PRONOUNS = {"i", "you", "he", "she", "it", "we", "they"}
 
@@ -21,14 +21,15 @@ PRONOUNS = {"i", "you", "he", "she", "it", "we", "they"}
 @rule("aint", "eWAVE F155-157 ain't as negated be, negated have, generic negator before a main verb "
               "(UAAVE: A); Green 2002 ch. 3 (negation)")
 def aint(text: str) -> str:
-    """isn't/aren't/am not/is not/are not, hasn't/haven't/has not/have not and "didn't" before a main verb
-    become "ain't": "I'm not ready" -> "I ain't ready", "she didn't go" -> "she ain't go". "didn't" in a tag
-    ("didn't you?") stays; wasn't/weren't stay (ain't is present tense here)."""
+    """isn't/aren't/am not/is not/are not/'m not/'re not/'s not, hasn't/haven't/has not/have not and "didn't"
+    before a main verb become "ain't": "I'm not ready" -> "I ain't ready", "it's not fair" -> "it ain't fair",
+    "she didn't go" -> "she ain't go". "didn't" in a tag ("didn't you?") and "let's not" stay; wasn't/weren't
+    stay (ain't is present tense here)."""
     def fn(m: re.Match) -> str | None:
-        if m.group(4) and m.group(5).lower() in PRONOUNS:
+        if m.group(4) and m.group(5).lower() in PRONOUNS or (m.group(2) or "").lower() == "let":
             return None
         out = "ain" + apostrophe(m.group(0)) + "t"
-        if m.group(2):  # "I'm not": the pronoun stays
+        if m.group(2):  # "I'm not", "it's not": the subject stays
             return f"{m.group(2)} {out.upper() if m.group(0).isupper() else out}"
         return match_case(out, m.group(1) or m.group(3) or m.group(4))
     return sub(AINT, text, fn)
@@ -46,7 +47,7 @@ def dont(text: str) -> str:
 NEGATOR = re.compile(rf"(?<![\w@#'’])(?:\w+n{A}t|not|never|cannot)(?![\w'’])", re.IGNORECASE)
 SCOPE_END = re.compile(r"[.!?;:,()\"“”]|\b(?:but|and|or|because|cause|if|when|that|who|which|whether|only|just|"
                        r"than|unless|though)\b", re.IGNORECASE)
-NPI = re.compile(r"(?<![\w@#'’-])(any(?:thing|body|one|where|more)?)(?![\w'’-])")
+NPI = re.compile(r"(?<![\w@#'’/.-])(any(?:thing|body|one|where|more)?)(?![\w'’-])")
 NEGATIVE_OF = {"any": "no", "anything": "nothing", "anybody": "nobody", "anyone": "no one",
                "anywhere": "nowhere", "anymore": "no more"}
 
@@ -76,8 +77,7 @@ def negative_concord(text: str) -> str:
 # ------------------------------------------------------------------ morphosyntax (Green 2002, ch. 3)
 THIRD = re.compile(rf"(?<![\w@#'’])(he|she|it)(\s+(?:(?:{ADVERBS})\s+)?)([a-z]{{2,}}s)(?![\w'’])", re.IGNORECASE)
 NOT_VERBS = set("""this thus yes his hers its yours ours theirs always perhaps sometimes towards afterwards besides
-unless across was is as less news plus minus whereas series species lots alas various serious
-famous previous obvious nervous anxious jealous curious""".split())
+unless across was is as less news plus minus whereas series species lots alas""".split())
 BASE_OF = {"has": "have", "does": "do", "says": "say", "focuses": "focus", "biases": "bias"}
 
 
