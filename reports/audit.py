@@ -146,17 +146,22 @@ def rewritten_examples(cases: pd.DataFrame, per_rule: int = 2, limit: int = 30) 
     for plugin in counterfactual():
         if not plugin.caveat or plugin.attribute not in cases or cases[plugin.attribute].isna().all():
             continue
-        sub = cases[cases[plugin.attribute].notna()]
-        sub = pd.concat([sub[sub["suite"] == f"perturb-{plugin.name}"], sub[~sub["suite"].str.startswith("perturb-")]])
-        examples, seen = [], {}
-        for _, members in sub.groupby([sub["family"], sub["pair"].fillna("")], sort=False):
-            first = members.iloc[0]
-            for _, row in members.iloc[1:].iterrows():
-                rule = row["surface"] if isinstance(row["surface"], str) else row["term"]
-                if seen.get(rule, 0) < per_rule and len(examples) < limit and row[plugin.attribute] != first[plugin.attribute]:
-                    seen[rule] = seen.get(rule, 0) + 1
-                    examples.append({"rule": rule, "original": first["text"], "rewrite": row["text"],
-                                     "source": row["suite"], "groups": (first[plugin.attribute], row[plugin.attribute])})
+        cols = ["suite", "family", "pair", "text", "term", "surface", plugin.attribute]
+        sub = cases.loc[cases[plugin.attribute].notna(), cols]
+        data = sub["suite"] == f"perturb-{plugin.name}"
+        sub = pd.concat([sub[data], sub[~data & ~sub["suite"].str.startswith("perturb-")]])
+        examples, seen, first = [], {}, {}
+        for row in sub.to_dict("records"):
+            key = (row["family"], row["pair"] if isinstance(row["pair"], str) else "")
+            if key not in first:
+                first[key] = row
+                continue
+            orig, rule = first[key], row["surface"] if isinstance(row["surface"], str) else row["term"]
+            groups = (orig[plugin.attribute], row[plugin.attribute])
+            if seen.get(rule, 0) < per_rule and len(examples) < limit and groups[0] != groups[1]:
+                seen[rule] = seen.get(rule, 0) + 1
+                examples.append({"rule": rule, "original": orig["text"], "rewrite": row["text"], "source": row["suite"],
+                                 "groups": groups})
         out.append({"name": plugin.name, "attribute": plugin.attribute, "description": plugin.description,
                     "caveat": plugin.caveat, "examples": sorted(examples, key=lambda e: e["rule"])})
     return out

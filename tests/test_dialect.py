@@ -198,12 +198,12 @@ def suite_cases():
 
 def test_suite_expands_into_matched_pairs_the_plugin_reproduces(suite_cases):
     cases, attributes = suite_cases
-    assert attributes == ["dialect"] and len(cases) == 1694 and cases["family"].nunique() == 211
+    assert attributes == ["dialect"] and len(cases) == 1878 and cases["family"].nunique() == 231
     assert set(cases["dialect"]) == {"sae", "aae"} and cases["term"].notna().all()
     assert set(cases["surface"]) == {r.id for r in RULES}  # every rule in at least one frame
     rules = {r.id: r for r in RULES}
     pairs = cases.pivot_table(index=["family", "pair"], columns="dialect", values="text", aggfunc="first")
-    assert len(pairs) == 847 and pairs.notna().all().all()
+    assert len(pairs) == 939 and pairs.notna().all().all()
     for (family, pair), row in pairs.iterrows():
         assert rules[pair.split(":")[0]].apply(row["sae"]) == row["aae"], (family, row["sae"])
 

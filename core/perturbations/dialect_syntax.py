@@ -13,8 +13,8 @@ ADVERBS = ("always|never|just|really|still|also|only|usually|even|sometimes|ofte
 
 
 # ------------------------------------------------------------------ negation (Green 2002, ch. 3)
-AINT = re.compile(rf"(?<![\w@#'’])(?:(isn|aren|hasn|haven){A}t|([a-z]+){A}(?:m|s|re)\s+not|(am|is|are|has|have)\s+not|"
-                  rf"(didn){A}t(?=\s+([A-Za-z][\w'’]*)))(?![\w'’])", re.IGNORECASE)
+AINT = re.compile(rf"(?<![\w@#'’])(?:(isn|aren|hasn|haven){A}t|([a-z]+){A}(?:m|s|re)\s+not|"
+                  rf"(am|is|are|has|have)\s+not|(didn){A}t(?=\s+([A-Za-z][\w'’]*)))(?![\w'’])", re.IGNORECASE)
 PRONOUNS = {"i", "you", "he", "she", "it", "we", "they"}
 
 
