@@ -15,8 +15,9 @@ from core.perturbations.dialect_rules import RULES, rewrite
 ORIGINAL_GROUP, REWRITE_GROUP, ALL_RULES = "sae", "aae", "all-rules"
 CAVEAT = ("The AAE side is a rule-based approximation of African-American English, not its speakers' full "
           "grammar: a fixed set of documented features (eWAVE; Green 2002) applied where plain-text context "
-          "allows, without the phonology, lexicon, discourse and social meaning that make the dialect, and "
-          "without judging where a speaker would use a feature. The original side is the text as written.")
+          "allows, with one spelling of its phonology (-in' for -ing) and without the rest of its sounds, its "
+          "lexicon, discourse and social meaning, and without judging where a speaker would use a feature. The "
+          "original side is the text as written.")
 
 
 def variants_of(text: str) -> list[Variant]:
