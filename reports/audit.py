@@ -11,6 +11,7 @@ import pandas as pd
 
 from audit import matching
 from audit import records
+from core.perturbations import counterfactual
 from reports.files import write_bytes, write_text
 from reports.render import render
 
@@ -169,9 +170,40 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
     return out
 
 
+def rewritten_examples(cases: pd.DataFrame, per_rule: int = 2, limit: int = 30) -> list[dict]:
+    """For each counterfactual plug-in with a ``caveat`` whose attribute the case table holds: its caveat and,
+    per rule, up to ``per_rule`` texts next to their rewrites, real data first, then suite sentences. The rule
+    is a variant's ``term`` in perturbed data and its slot's ``surface`` in a suite; the first member of each
+    matched set (family and pair) is the original, the others its rewrites."""
+    out = []
+    for plugin in counterfactual():
+        if not plugin.caveat or plugin.attribute not in cases or cases[plugin.attribute].isna().all():
+            continue
+        cols = ["suite", "family", "pair", "text", "term", "surface", plugin.attribute]
+        sub = cases.loc[cases[plugin.attribute].notna(), cols]
+        data = sub["suite"] == f"perturb-{plugin.name}"
+        sub = pd.concat([sub[data], sub[~data & ~sub["suite"].str.startswith("perturb-")]])
+        examples, seen, first = [], {}, {}
+        for row in sub.to_dict("records"):
+            key = (row["family"], row["pair"] if isinstance(row["pair"], str) else "")
+            if key not in first:
+                first[key] = row
+                continue
+            orig, rule = first[key], row["surface"] if isinstance(row["surface"], str) else row["term"]
+            groups = (orig[plugin.attribute], row[plugin.attribute])
+            if seen.get(rule, 0) < per_rule and len(examples) < limit and groups[0] != groups[1]:
+                seen[rule] = seen.get(rule, 0) + 1
+                examples.append({"rule": rule, "original": orig["text"], "rewrite": row["text"], "source": row["suite"],
+                                 "groups": groups})
+        out.append({"name": plugin.name, "attribute": plugin.attribute, "description": plugin.description,
+                    "caveat": plugin.caveat, "examples": sorted(examples, key=lambda e: e["rule"])})
+    return out
+
+
 def render_html(results: dict, cases: pd.DataFrame) -> str:
     return render("audit.html.j2", r=results, top=top_disparities(results["metrics"], gate=results.get("gate")),
                   sections=sections(results, cases), insufficient=insufficient_records(results["gate"]),
+                  rewrites=rewritten_examples(cases),
                   families=records.methodology({m["metric"] for m in results["metrics"]}))
 
 

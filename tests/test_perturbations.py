@@ -15,10 +15,10 @@ def variants(name: str, text: str, seed: int = 0) -> list[tuple[str, str]]:
 
 
 def test_registry_holds_the_swaps_then_the_robustness_plugins_in_run_order():
-    assert [p.name for p in P.counterfactual()] == ["gender", "names", "identity"]
+    assert [p.name for p in P.counterfactual()] == ["gender", "names", "identity", "dialect"]
     assert [p.name for p in P.robustness()] == ["typos", "case", "punctuation", "tweet", "contractions"]
     assert all(p.attribute == "robustness" for p in P.robustness())
-    assert P.declared_attributes() == ["gender"]
+    assert P.declared_attributes() == ["gender", "dialect"]
 
 
 def test_typos_are_keyboard_neighbours_reproducible_from_the_seed():
@@ -90,11 +90,11 @@ def test_robustness_option_values():
             parse_robustness(bad)
 
 
-class Dialect(base.Perturbation):
+class Southern(base.Perturbation):
     """A toy counterfactual plug-in: one file and one registration line are all it takes."""
-    name = "dialect"
-    attribute = "dialect"
-    declares = ("dialect",)
+    name = "southern"
+    attribute = "region"
+    declares = ("region",)
 
     def variants(self, text):
         return [(text.replace("you all", "y'all"), "southern")] if "you all" in text else []
@@ -118,15 +118,15 @@ def registry():
 
 def test_a_registered_plugin_joins_perturb_output_and_the_attribute_list(registry):
     suites = load_suites()
-    assert "dialect" not in case_attributes(list(suites.values()))
-    base.register(Dialect)  # the registration line
+    assert "region" not in case_attributes(list(suites.values()))
+    base.register(Southern)  # the registration line
     base.register(Shout)
-    assert case_attributes(list(suites.values()))[:2] == ["gender", "dialect"]
+    assert case_attributes(list(suites.values()))[:3] == ["gender", "dialect", "region"]
     cases, coverage = perturb_texts(["Thank you all, she said"], suites)
-    toy = cases[cases["suite"] == "perturb-dialect"]
+    toy = cases[cases["suite"] == "perturb-southern"]
     assert toy["text"].tolist() == ["Thank you all, she said", "Thank y'all, she said"]
-    assert toy["dialect"].tolist() == ["original", "southern"] and "dialect" in cases.columns
-    assert coverage["dialect"] == {"changed:dialect:original": 1, "inputs": 1}
+    assert toy["region"].tolist() == ["original", "southern"] and "region" in cases.columns
+    assert coverage["southern"] == {"changed:region:original": 1, "inputs": 1}
     assert cases[cases["suite"] == "perturb-gender"]["text"].tolist()[1] == "Thank you all, he said"  # others unchanged
     assert "shout" in parse_robustness("all") and robustness_texts(["hi"], ["shout"])[0]["text"].tolist() == \
         ["hi", "hi!!!"]

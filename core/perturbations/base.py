@@ -52,6 +52,7 @@ class Perturbation:
     attribute: ClassVar[str]
     description: ClassVar[str] = ""
     declares: ClassVar[tuple[str, ...]] = ()  # attributes it adds beyond those of the suites (gender swaps: gender)
+    caveat: ClassVar[str] = ""  # what its variants are not, said in the report beside rewritten examples
 
     def __init__(self, suites: dict[str, Suite] | None = None, seed: int = 0, rng: random.Random | None = None):
         self.suites = suites or {}
