@@ -23,7 +23,7 @@ install: $(STAMP)
 demo: install
 	$(BIN)/python -m finetune train --data smile --data-dir $(DATA_DIR) --out $(DEMO_OUT)/model
 	$(BIN)/python -m audit run --model $(DEMO_OUT)/model --data-dir $(DATA_DIR) --out $(DEMO_OUT)/audit \
-		--suite eec --suite identity --suite names --suite functional --data smile \
+		--suite eec --suite identity --suite names --suite dialect --suite functional --data smile \
 		--label-map joy=happy,anger=angry,sadness=sad --no-fail
 	@echo "HTML bias report: $(DEMO_OUT)/audit/report.html"
 

@@ -57,7 +57,7 @@ def builtin_dir() -> Path:
 
 
 BUILTIN_DIR = builtin_dir()
-DEFAULT_SUITES = ["eec", "identity", "names", "functional"]
+DEFAULT_SUITES = ["eec", "identity", "names", "dialect", "functional"]
 BASE_SLOT = "base"  # in a DIR variant: the rendered base sentence
 COMMON_WORDS_FILE = BUILTIN_DIR / "common_words.txt"
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z_]+))?(?:\|([a-z]+))?\}")
