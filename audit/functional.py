@@ -114,7 +114,7 @@ def _rate(metric: str, frame: pd.DataFrame, hit: np.ndarray, cluster_col: str, a
     value = float(hit.mean())
     ci = stats.cluster_wilson(hits, totals, alpha, strata if len(set(strata)) > 1 else None)
     return record(metric, "functional", frame["suite"].iloc[0], kw.pop("attribute", ""), value, len(frame),
-                  clip_interval(ci, value), cls=cls, test="wilson (families' design effect)", n_min=len(frame),
+                  clip_interval(ci, value), cls=cls, test="wilson (families' design effect)", n_min=len(strata),
                   details={"failures": int(hit.sum()), "clusters": len(strata), **kw.pop("details", {})}, **kw)
 
 
@@ -239,4 +239,4 @@ def _mean_change(rows: pd.DataFrame, delta: np.ndarray, alpha: float, **sel) -> 
     ci = stats.cluster_mean(sums, counts, alpha, strata if len(set(strata)) > 1 else None)
     return FunctionalMetric("dir_mean_change", "functional", rows["suite"].iloc[0], sel.pop("attribute", ""), value,
                             len(rows), clip_interval(ci, value, -1.0), test="cluster-robust t interval",
-                            n_min=len(rows), details={"unit": "pairs", "clusters": len(strata)}, **sel)
+                            n_min=len(strata), details={"unit": "pairs", "clusters": len(strata)}, **sel)

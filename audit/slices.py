@@ -129,7 +129,8 @@ class _Slices:
         present = [g for g, t in zip(self.names, totals.sum(axis=0)) if t > 0]
         details = {"highest": present[int(np.argmax(gap["rates"]))], "lowest": present[int(np.argmin(gap["rates"]))],
                    "interval": "simultaneous Newcombe (families as clusters)"}
-        n_min = int(totals.sum(axis=0)[totals.sum(axis=0) > 0].min())
+        held = (totals > 0).sum(axis=0)  # families holding each group: the gate's unit for min_n
+        n_min = int(held[held > 0].min())
         out = [Metric(metric, "group", suite, attribute, value, int(totals.sum()), clip_interval(gap["gap_ci"], value),
                       cls=cls, test="cluster-robust Wald test", p_value=gap["p_value"], n_min=n_min, details=details)]
         if ratio_value is not None:
@@ -159,11 +160,11 @@ def _selection_metrics(ctx: _Slices, suite, attribute, labels, y_pred, probs) ->
             strata = ctx.strata[:len(hits)]
             ci_sel = boot[0][g] if boot else stats.cluster_wilson(hits[:, i], totals[:, i], ctx.alpha, strata)
             ci_prob = boot[1][g] if boot else stats.cluster_mean(psum[:, i], totals[:, i], ctx.alpha, strata)
-            n = int(totals[:, i].sum())
+            n, fams = int(totals[:, i].sum()), int((totals[:, i] > 0).sum())
             out.append(Metric("selection_rate", "group", suite, attribute, sel_v[g], n, clip_interval(ci_sel, sel_v[g]),
-                              group=g, cls=label, test="bootstrap" if boot else "wilson (design effect)", n_min=n))
+                              group=g, cls=label, test="bootstrap" if boot else "wilson (design effect)", n_min=fams))
             out.append(Metric("mean_prob", "group", suite, attribute, prob_v[g], n, clip_interval(ci_prob, prob_v[g]),
-                              group=g, cls=label, test="bootstrap" if boot else "cluster t interval", n_min=n))
+                              group=g, cls=label, test="bootstrap" if boot else "cluster t interval", n_min=fams))
         out += ctx.gap_metrics("dp_difference", suite, attribute, hits, totals, float(diff[sel]), label,
                                float(ratio[sel]))
     return out
@@ -186,7 +187,7 @@ def _labelled_metrics(ctx: _Slices, suite, attribute, labels, y_true, y_pred, pr
     for i, g in enumerate(ctx.names):
         ci = boot[g] if boot else stats.cluster_wilson(correct[:, i], sizes[:, i], ctx.alpha, ctx.strata[:len(sizes)])
         out.append(Metric("accuracy", "group", suite, attribute, acc[g], int(sizes[:, i].sum()), clip_interval(ci, acc[g]),
-                          group=g, test="wilson (design effect)", n_min=int(sizes[:, i].sum())))
+                          group=g, test="wilson (design effect)", n_min=int((sizes[:, i] > 0).sum())))
         for c in present:
             hit, n_c = ctx.table(y_true == c, (y_pred == c).astype(float))
             if n_c[:, i].sum():
@@ -194,7 +195,7 @@ def _labelled_metrics(ctx: _Slices, suite, attribute, labels, y_true, y_pred, pr
                 out.append(Metric("recall", "group", suite, attribute, rec, int(n_c[:, i].sum()),
                                   clip_interval(stats.cluster_wilson(hit[:, i], n_c[:, i], ctx.alpha,
                                                                      ctx.strata[:len(hit)]), rec), group=g,
-                                  cls=labels[c], test="wilson (design effect)", n_min=int(n_c[:, i].sum())))
+                                  cls=labels[c], test="wilson (design effect)", n_min=int((n_c[:, i] > 0).sum())))
     out += ctx.gap_metrics("accuracy_difference", suite, attribute, correct, sizes, float(diff["accuracy"]), None)
     for c in present:
         tpr, fpr = f"tpr:{labels[c]}", f"fpr:{labels[c]}"

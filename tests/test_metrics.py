@@ -213,7 +213,7 @@ def test_tiny_group_slice_reports_its_size():
     assert dp.n == 206 and dp.n_min == 6 and dp.ci[0] <= dp.value <= dp.ci[1]
     gate, _ = gates.load_gate("strict")
     rule = next(r for r in gate.rules if r.metric == "dp_difference")
-    assert gates.judge(dp.to_dict(), rule, gate)[0] == "inconclusive"
+    assert gates.judge(dp.to_dict(), rule, gate)[0] == "insufficient"  # 6 families < min_n 20: decides nothing
 
 
 def test_coverage_study_on_a_few_runs():
