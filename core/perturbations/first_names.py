@@ -44,11 +44,13 @@ RESOURCE_FILE = BUILTIN_DIR / "first_names.tsv"
 RACES = ("white", "black", "hispanic", "asian")
 GENDER_SHARE = 0.9      # share of one sex for a name to have a gender
 RACE_SHARE = 0.75       # share of one race/ethnicity for a name to have a race
-SURNAME_MAX = 1.0       # skip names with at least as many bearers as a surname as as a first name
+SURNAME_MAX = 0.75      # skip names borne as a surname by at least 3/4 as many people as bear them as a first name
 EXCESS_MAX = 0.0        # skip names whose text frequency is far above what their bearers explain
 WORD_EXCESS_MAX = -1.0  # a dictionary word above this excess is a word first ("Mark", "Joy")
 FIRST_NAME_EXCESS = 1.0  # a capitalised word before a name counts as a first name below this ("Bob" Dylan)
 POOL_SIZE = 40          # replacements: the most common names of each gender x race
+# Names that pass the frequency rules but name something else in text: deities and figures, brands, slang and
+# short words, places, and surnames of public figures ("Clinton won the vote"); curated by reading swaps.
 NOT_PERSONS = frozenset("""
 jesus christ allah buddha krishna vishnu shiva ganesh rama osiris venus aries madonna merlin anakin zelda elmo
 barbie siri alexa kia lexus dior maison soleil amor darlin dat nan dee lan mee tri sui dia mana tay bea bev bri
@@ -57,12 +59,12 @@ dallas houston austin denver phoenix orlando charlotte madison lincoln dayton ra
 adelaide odessa jericho canaan sahara roma capri avalon verona dominica sabah sydney victoria jordan chelsea
 brooklyn savannah florence paris london berlin vienna sierra trinity memphis aurora cleveland tyler
 thi cristian christian easter noel chanel
-clinton carson kaine truman edison fonda brando""".split())
+clinton carson christie kaine truman edison fonda brando ronaldo wilton macy kingston vernon zoya ola""".split())
 AFTER_SKIP = frozenset("""
 mr mrs ms miss mx dr prof sir dame lord lady king queen prince princess pope saint st san santa fort port mount
 mt lake cape los las el del de la le van von mac mc bin ibn abu al president senator sen rep gov governor
 gen general capt captain coach judge officer sheriff uncle aunt father fr sister brother rev reverend mayor
-chancellor minister hurricane storm typhoon tropical cyclone hotel club team camp""".split())
+chancellor minister hurricane storm typhoon tropical cyclone hotel club team camp virgin holy blessed""".split())
 BEFORE_SKIP = frozenset("""
 street st avenue ave road rd square center centre park hall house university college school airport station
 bridge river lake county city island islands mountain stadium arena award awards prize foundation inc co
