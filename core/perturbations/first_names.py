@@ -30,6 +30,7 @@ that is not written in capitals or title case; at the start of a sentence it nee
 """
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -100,8 +101,7 @@ class Resource:
 
 
 def excess(zipf: float, count: int) -> float:
-    import math
-
+    """``zipf - log10(count)``: how much more a name is used in text than its number of bearers explains."""
     return zipf - math.log10(count)
 
 
