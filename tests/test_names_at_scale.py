@@ -41,7 +41,8 @@ def test_words_places_and_surnames_are_not_swappable_names(resource, word):
 
 @pytest.mark.parametrize("text, expected", [
     ("Had coffee with Emily at the Tate", ["Emily"]),
-    ("EMILY's talk was great", ["EMILY"]),
+    ("WE LOVED EMILY'S TALK", ["EMILY"]),                # capitals in a text written in capitals
+    ("EMILY's talk was great", []),                     # ... but in a mixed-case text an acronym or brand
     ("Emily Smith said hello", ["Emily"]),              # a full name: the first name only
     ("Emily is here", ["Emily"]),                       # not a word: a name even at the start
     ("Loved hearing from Céline Dion today", ["Céline"]),  # accents; after a first name: a surname
@@ -53,6 +54,7 @@ def test_words_places_and_surnames_are_not_swappable_names(resource, word):
     ("the talk by Amer…", []),                          # cut short by truncation
     ("Back to San Francisco soon", []),                 # part of a place name
     ("Meet at Lincoln Center or Emily Street", []),     # before a place word
+    ("The latest in Lawrence Kansas", []),              # before a state
     ("met emily yesterday", []),                        # lower case: not taken for a name
 ])
 def test_what_is_taken_for_a_first_name(resource, text, expected):
@@ -73,16 +75,16 @@ def swap(text: str, seed: int = 0):
 
 
 def test_swaps_keep_case_possessive_and_everything_else(resource):
-    gender, race = swap("Loved EMILY's talk, Emily!")
+    gender, race = swap("WE LOVED EMILY'S TALK, Emily!")
     assert gender.attribute == "gender" and gender.group == "female" and gender.keep == {"race": "white"}
     [v] = gender.variants
     pick = v.term
     assert v.group == "male" and pick in resource.pools[("male", "white")]
-    assert v.text == f"Loved {pick.upper()}'s talk, {pick}!"
+    assert v.text == f"WE LOVED {pick.upper()}'S TALK, {pick}!"
     assert race.attribute == "race" and race.group == "white" and race.keep == {"gender": "female"}
     assert [x.group for x in race.variants] == ["black", "hispanic", "asian"]
     for x in race.variants:
-        assert x.term in resource.pools[("female", x.group)] and x.text == f"Loved {x.term.upper()}'s talk, {x.term}!"
+        assert x.term in resource.pools[("female", x.group)] and x.text == f"WE LOVED {x.term.upper()}'S TALK, {x.term}!"
 
 
 def test_full_name_swaps_the_first_name_only_and_several_names_are_skipped():

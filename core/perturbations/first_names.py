@@ -20,13 +20,15 @@ The *excess* of a name is ``zipf - log10(count)``: its Zipf frequency in English
 less the log of the number of its bearers. Plain first names sit near -1.6 (median; 75% below -1.0); a
 name with excess above 0 is used in text some 40 times more often than its bearers explain.
 
-**Where** (:func:`find_names`): a capitalised (``Emily``) or all-capitals (``EMILY``) word, never inside an
+**Where** (:func:`find_names`): a capitalised word (``Emily``; in a text written in capitals an all-capitals
+one, ``EMILY``, not an acronym or a brand in a mixed-case text: "ALEC"), never inside an
 @handle, #hashtag, e-mail address or URL, nor joined to a hyphen, apostrophe word or digit; not after a
 title or a place word (``Mr``, ``Dr``, ``Pope``, ``San``, ``Hurricane``: ``AFTER_SKIP``), not after another
-first name (a surname: "Bob *Dylan*"), not before a place word ("Lincoln *Center*": ``BEFORE_SKIP``). A
-name that is also a dictionary word ("Carol", "John": ``ambiguous``) is swapped only mid-sentence in a text
-that is not written in capitals or title case; at the start of a sentence it needs a possessive
-("Carol's"). A first name followed by a surname ("Emily Smith") is swapped alone.
+first name (a surname: "Bob *Dylan*"), not before a place word or a state ("Lincoln *Center*", "Lawrence
+*Kansas*": ``BEFORE_SKIP``). A name that is also a dictionary word ("Carol", "John": ``ambiguous``) is
+swapped only mid-sentence in a text that is not written in capitals or title case; at the start of a
+sentence it needs a possessive ("Carol's"). A first name followed by a surname ("Emily Smith") is swapped
+alone.
 """
 from __future__ import annotations
 
@@ -60,7 +62,8 @@ dallas houston austin denver phoenix orlando charlotte madison lincoln dayton ra
 adelaide odessa jericho canaan sahara roma capri avalon verona dominica sabah sydney victoria jordan chelsea
 brooklyn savannah florence paris london berlin vienna sierra trinity memphis aurora cleveland tyler
 thi cristian christian easter noel chanel
-clinton carson christie kaine truman edison fonda brando ronaldo wilton macy kingston vernon zoya ola""".split())
+clinton carson christie kaine truman edison fonda brando ronaldo wilton macy kingston vernon zoya ola
+mercedes alexandria odin modesto socorro cali maha""".split())
 AFTER_SKIP = frozenset("""
 mr mrs ms miss mx dr prof sir dame lord lady king queen prince princess pope saint st san santa fort port mount
 mt lake cape los las el del de la le van von mac mc bin ibn abu al president senator sen rep gov governor
@@ -70,7 +73,12 @@ BEFORE_SKIP = frozenset("""
 street st avenue ave road rd square center centre park hall house university college school airport station
 bridge river lake county city island islands mountain stadium arena award awards prize foundation inc co
 corp hotel church cathedral hospital museum gallery theatre theater library bay beach falls valley hill
-hills heights day street boulevard blvd way""".split())
+hills heights day street boulevard blvd way lounge bar cafe restaurant pub nursery magazine store shop mall
+market show channel series sphere chip group company institute academy brothers bear
+alabama alaska arizona arkansas california colorado connecticut delaware florida georgia hawaii idaho illinois
+indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan minnesota mississippi missouri
+montana nebraska nevada ohio oklahoma oregon pennsylvania tennessee texas utah vermont virginia washington
+wisconsin wyoming""".split())
 SKIP_SPANS = re.compile(r"https?://\S+|www\.\S+|[\w.+-]+@[\w-]+\.[\w.-]+|[@#]\w+")
 WORD = re.compile(r"[^\W\d_]+")  # letters, accented ones too ("Céline")
 SENTENCE_END = re.compile(r"(^|[.!?:;…\n]|\bRT)[\s\"'“‘(\[]*$")
@@ -142,11 +150,18 @@ def _shouty(words: list[str]) -> bool:
     return len(long) >= 3 and sum(w[0].isupper() for w in long) >= 0.6 * len(long)
 
 
+def _in_capitals(words: list[str]) -> bool:
+    """Most words (of more than three letters) are written in capitals."""
+    long = [w for w in words if len(w) > 3]
+    return bool(long) and sum(w.isupper() for w in long) >= 0.6 * len(long)
+
+
 def find_names(text: str, resource: Resource) -> list[Found]:
     """Every swappable first name in ``text`` (rules in the module docstring), in order."""
     skipped = _skipped_spans(text)
     words = list(WORD.finditer(text))
     shouty = _shouty([w.group() for w in words])
+    capitals = _in_capitals([w.group() for w in words])
     found = []
     for i, m in enumerate(words):
         token, (start, end) = m.group(), m.span()
@@ -164,6 +179,8 @@ def find_names(text: str, resource: Resource) -> list[Found]:
             continue
         possessive = re.match(r"['’]s\b", text[end:end + 3]) is not None
         initial = SENTENCE_END.search(_before_handles(text[:start])) is not None
+        if token.isupper() and not capitals:
+            continue  # capitals in a mixed-case text: an acronym or a brand ("ALEC", "ZOYA Nail Polish")
         if info.ambiguous and (shouty or token.isupper() or (initial and not possessive)):
             continue
         found.append(Found(start, end, info))
