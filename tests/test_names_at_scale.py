@@ -29,7 +29,8 @@ def test_resource_loads_offline_with_documented_groups(resource):
     assert all(len(pool) == 40 for pool in resource.pools.values())
     for (gender, race), pool in resource.pools.items():  # replacements are clear members of their cell
         for n in pool:
-            assert resource.names[n].gender == gender and resource.names[n].race == race and not resource.names[n].ambiguous
+            info = resource.names[n]
+            assert info.gender == gender and info.race == race and not info.ambiguous
     assert 0.5 < GENDER_SHARE and 0.5 < RACE_SHARE
 
 
@@ -84,7 +85,8 @@ def test_swaps_keep_case_possessive_and_everything_else(resource):
     assert race.attribute == "race" and race.group == "white" and race.keep == {"gender": "female"}
     assert [x.group for x in race.variants] == ["black", "hispanic", "asian"]
     for x in race.variants:
-        assert x.term in resource.pools[("female", x.group)] and x.text == f"WE LOVED {x.term.upper()}'S TALK, {x.term}!"
+        assert x.term in resource.pools[("female", x.group)]
+        assert x.text == f"WE LOVED {x.term.upper()}'S TALK, {x.term}!"
 
 
 def test_full_name_swaps_the_first_name_only_and_several_names_are_skipped():

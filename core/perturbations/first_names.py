@@ -73,7 +73,7 @@ BEFORE_SKIP = frozenset("""
 street st avenue ave road rd square center centre park hall house university college school airport station
 bridge river lake county city island islands mountain stadium arena award awards prize foundation inc co
 corp hotel church cathedral hospital museum gallery theatre theater library bay beach falls valley hill
-hills heights day street boulevard blvd way lounge bar cafe restaurant pub nursery magazine store shop mall
+hills heights day boulevard blvd way lounge bar cafe restaurant pub nursery magazine store shop mall
 market show channel series sphere chip group company institute academy brothers bear
 alabama alaska arizona arkansas california colorado connecticut delaware florida georgia hawaii idaho illinois
 indiana iowa kansas kentucky louisiana maine maryland massachusetts michigan minnesota mississippi missouri
@@ -140,28 +140,19 @@ def load_resource(path: Path = RESOURCE_FILE) -> Resource:
     return Resource(names, first, pools)
 
 
-def _skipped_spans(text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in SKIP_SPANS.finditer(text)]
-
-
-def _shouty(words: list[str]) -> bool:
-    """Capitals carry no signal: most words are capitalised or in capitals (a title-case or shouted text)."""
+def _mostly(words: list[str], test, minimum: int = 1) -> bool:
+    """``test`` holds for at least 60% of the words of more than three letters (at least ``minimum`` such)."""
     long = [w for w in words if len(w) > 3]
-    return len(long) >= 3 and sum(w[0].isupper() for w in long) >= 0.6 * len(long)
-
-
-def _in_capitals(words: list[str]) -> bool:
-    """Most words (of more than three letters) are written in capitals."""
-    long = [w for w in words if len(w) > 3]
-    return bool(long) and sum(w.isupper() for w in long) >= 0.6 * len(long)
+    return len(long) >= minimum and sum(map(test, long)) >= 0.6 * len(long)
 
 
 def find_names(text: str, resource: Resource) -> list[Found]:
     """Every swappable first name in ``text`` (rules in the module docstring), in order."""
-    skipped = _skipped_spans(text)
+    skipped = [m.span() for m in SKIP_SPANS.finditer(text)]
     words = list(WORD.finditer(text))
-    shouty = _shouty([w.group() for w in words])
-    capitals = _in_capitals([w.group() for w in words])
+    plain_words = [w.group() for w in words]
+    capitals = _mostly(plain_words, str.isupper)  # a text written in capitals
+    shouty = _mostly(plain_words, lambda w: w[0].isupper(), minimum=3)  # or in title case
     found = []
     for i, m in enumerate(words):
         token, (start, end) = m.group(), m.span()
@@ -172,17 +163,18 @@ def find_names(text: str, resource: Resource) -> list[Found]:
             continue
         gap = text[words[i - 1].end():start] if i else None
         prev = words[i - 1].group() if gap is not None and gap.strip() in ("", ".") and gap[-1:].isspace() else ""
-        if prev[:1].isupper() and (prev.lower() in AFTER_SKIP or (not gap.strip() and plain(prev).title() in resource.first_names)):
+        surname = not gap.strip() and plain(prev).title() in resource.first_names if prev else False
+        if prev[:1].isupper() and (prev.lower() in AFTER_SKIP or surname):
             continue  # a title's name, part of a place name, or a surname ("Bob Dylan")
         nxt = words[i + 1].group() if i + 1 < len(words) and not text[end:words[i + 1].start()].strip() else None
         if nxt is not None and nxt.lower() in BEFORE_SKIP:
             continue
-        possessive = re.match(r"['’]s\b", text[end:end + 3]) is not None
-        initial = SENTENCE_END.search(_before_handles(text[:start])) is not None
         if token.isupper() and not capitals:
             continue  # capitals in a mixed-case text: an acronym or a brand ("ALEC", "ZOYA Nail Polish")
-        if info.ambiguous and (shouty or token.isupper() or (initial and not possessive)):
-            continue
+        possessive = re.match(r"['’][sS]\b", text[end:end + 3]) is not None
+        initial = SENTENCE_END.search(_before_handles(text[:start])) is not None
+        if info.ambiguous and (shouty or (initial and not possessive)):
+            continue  # a dictionary word where capitals do not say "name"
         found.append(Found(start, end, info))
     return found
 
