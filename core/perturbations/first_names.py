@@ -41,7 +41,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.suites import BUILTIN_DIR, COMMON_WORDS_FILE
+from core.suites import BUILTIN_DIR, common_words
 
 RESOURCE_FILE = BUILTIN_DIR / "first_names.tsv"
 RACES = ("white", "black", "hispanic", "asian")
@@ -117,7 +117,7 @@ def excess(zipf: float, count: int) -> float:
 def load_resource(path: Path = RESOURCE_FILE) -> Resource:
     """The swappable names and replacement pools of ``path`` (a TSV written by scripts/build_first_names.py)."""
     table = pd.read_csv(path, sep="\t", comment="#", keep_default_na=False)
-    common = set(COMMON_WORDS_FILE.read_text(encoding="utf-8").split()) - {"#"}
+    common = common_words()
     names: dict[str, Name] = {}
     first: set[str] = set()
     for row in table.itertuples(index=False):
