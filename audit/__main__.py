@@ -192,7 +192,10 @@ def cmd_generate(args) -> int:
     print(f"{len(cases)} cases, {cases['family'].nunique()} families -> {args.out}")
     if coverage:
         for kind, counts in coverage.items():
-            print(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+            print(f"  {kind}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()) if k != "examples"))
+        for kind, counts in coverage.items():
+            for e in counts.get("examples", []):
+                print(f"  {kind} {e['attribute']} {e['from']} -> {e['to']}: {e['original']!r} -> {e['swapped']!r}")
     return 0
 
 

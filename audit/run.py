@@ -18,7 +18,7 @@ from audit.functional import functional_tests
 from audit.metrics import all_metrics
 from audit.models import load_model
 from audit import robustness as robust_
-from core.perturb import case_attributes, parse_robustness, perturb_texts
+from core.perturb import case_attributes, parse_robustness, perturb_texts, swap_summary
 from audit.predict import PredictionCache, score
 from audit.results import SCHEMA, Results, validate
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
@@ -158,6 +158,8 @@ def data_cases(opts: AuditOptions, all_suites: dict, data: tuple | None = None) 
     perturbed, coverage = perturb_texts([texts[i] for i in first], all_suites, unique_labels, source=source["name"],
                                         seed=opts.seed)
     coverage = {"input": input_counts, **coverage}
+    for kind, summary in swap_summary(perturbed, seed=opts.seed).items():  # texts changed, examples to review
+        coverage[kind].update(summary)
     parts = [perturbed]
     if groups is not None:
         attr = opts.group_col

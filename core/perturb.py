@@ -26,6 +26,9 @@ from core.suites import Suite
 ORIGINAL_TERM = "(original)"  # the term column of a family's original text (its own term is not recorded)
 
 
+EXAMPLES = 10  # original -> swapped pairs per swap kind in results.json and the report
+
+
 def case_attributes(suites: list[Suite]) -> list[str]:
     """The protected attributes of a case table: those the registered plug-ins declare, then the suites'."""
     return list(dict.fromkeys(declared_attributes() + attributes_of(suites)))
@@ -39,6 +42,28 @@ def perturb_texts(texts: list[str], suites: dict[str, Suite], labels: list | Non
     rows = _families(texts, plugins, labels, source, "perturb", "swap")
     frame = finalize(pd.DataFrame(rows), case_attributes(list(suites.values())), unique=["family", "text"])
     return frame, {p.name: dict(p.coverage) for p in plugins}
+
+
+def swap_summary(frame: pd.DataFrame, n: int = EXAMPLES, seed: int = 0) -> dict[str, dict]:
+    """Per counterfactual swap kind of a case table made by :func:`perturb_texts`: ``texts changed`` (source
+    texts with at least one variant) and ``examples``, a seeded sample of ``n`` original -> swapped pairs for
+    review (``{original, swapped, attribute, from, to, term}``), one variant per sampled family."""
+    out: dict[str, dict] = {}
+    if frame.empty:
+        return out
+    rng = random.Random(seed)
+    for suite, part in frame.groupby("suite", sort=False):
+        kind = str(suite).removeprefix("perturb-")
+        families = sorted(part["family"].unique())
+        examples = []
+        for fid in sorted(rng.sample(families, min(n, len(families)))):
+            fam = part[part["family"] == fid]
+            original, variant = fam.iloc[0], fam.iloc[1 + rng.randrange(len(fam) - 1)]
+            attribute = fid.rsplit(":", 1)[1]
+            examples.append({"original": original["text"], "swapped": variant["text"], "attribute": attribute,
+                             "from": original[attribute], "to": variant[attribute], "term": variant["term"]})
+        out[kind] = {"texts changed": int(part["source_row"].nunique()), "examples": examples}
+    return out
 
 
 def robustness_texts(texts: list[str], names: list[str] | None = None, labels: list | None = None,

@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SKIP = shutil.ignore_patterns(".git", ".venv", "runs", "build", "dist", "*.egg-info", "__pycache__", ".fairaudit-cache",
                               ".pytest_cache", "tests")
 PACKAGE_DATA = ["fairaudit/templates/eec.yaml", "fairaudit/templates/identity.yaml", "fairaudit/templates/names.yaml",
-                "fairaudit/templates/common_words.txt", "fairaudit/templates/README.md", "audit/default_gate.yaml",
+                "fairaudit/templates/common_words.txt", "fairaudit/templates/first_names.tsv",
+                "fairaudit/templates/README.md", "audit/default_gate.yaml",
                 "reports/templates/audit.html.j2", "reports/templates/summary.md.j2", "reports/templates/card.md.j2",
                 "reports/templates/base.css", "reports/templates/sortable.js", "reports/templates/methodology.html.j2",
                 "audit/results.schema.json"]

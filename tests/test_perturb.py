@@ -1,6 +1,7 @@
 import pytest
 
 from core.perturb import gender_of, perturb_texts, swap_gender
+from core.perturbations.first_names import load_resource
 from core.suites import load_suites
 
 PAIRS = [("he", "she"), ("himself", "herself"), ("Mr", "Mrs"), ("man", "woman"), ("men", "women"),
@@ -50,16 +51,17 @@ def test_perturbation_families_and_coverage(suites):
     assert gender["gender"].tolist() == ["female", "male"]
     assert coverage["gender"]["eligible"] == 1 and coverage["gender"]["skipped: mixed genders"] == 1
     names = cases[cases["family"].str.endswith(":names:race")]
-    # race swap keeps gender: Emily (female, European) -> one female name per other race group
-    assert names["race"].tolist() == ["European", "African-American", "Asian", "Hispanic"]
+    # race swap keeps gender: Emily (female, white) -> one female name per other race group (the census groups
+    # of the first-name resource; tests/test_names_at_scale.py checks the resource's rules)
+    assert names["race"].tolist() == ["white", "black", "hispanic", "asian"]
     assert set(names["gender"]) == {"female"}
     assert names["text"].iloc[0] == "Had coffee with Emily at the Tate"
     assert all(t.startswith("Had coffee with ") and t.endswith(" at the Tate") for t in names["text"])
     names_g = cases[cases["family"].str.endswith(":names:gender")]
-    assert set(names_g["race"]) == {"European"}  # gender swap keeps race
-    assert names_g["gender"].tolist() == ["female", "male"] and set(names_g["term"]) - {"(original)"} <= {
-        "Brendan", "Brett", "Connor", "Geoffrey", "Greg", "Matthew", "Neil", "Todd"}
-    assert coverage["names"]["skipped: several terms"] == 1
+    assert set(names_g["race"]) == {"white"}  # gender swap keeps race
+    assert names_g["gender"].tolist() == ["female", "male"] and set(names_g["term"]) - {"(original)"} <= set(
+        load_resource().pools[("male", "white")])
+    assert coverage["names"]["skipped: several names"] == 1
     ident = cases[cases["suite"] == "perturb-identity"]
     assert ident["religion"].iloc[0] == "muslim" and len(ident) == 7  # the original + 6 other religions
     assert coverage["identity"]["inputs"] == 6
