@@ -150,3 +150,17 @@ def _robustness(old: pd.DataFrame, new: pd.DataFrame, labels: list[str]) -> dict
         out[_rid("robustness_flip_rate", origin, ROBUSTNESS, group=name)] = _per_family(
             pairs["family"], pairs["flip"].to_numpy(), pairs["flip_old"].to_numpy())
     return out
+
+
+def changed_examples(old: pd.DataFrame, new: pd.DataFrame, labels: list[str], limit: int = 10) -> list[dict]:
+    """The matched sentences whose prediction changed most between the releases: label changes first, then by
+    the largest move of any class probability (the aligned tables of :func:`align`)."""
+    p_new, p_old = prob_matrix(new, labels), prob_matrix(old, labels)
+    move = np.abs(p_new - p_old)
+    cls = move.argmax(axis=1)
+    changed = (new["pred"].to_numpy() != old["pred"].to_numpy())
+    order = np.lexsort((-move.max(axis=1), ~changed))[:limit]
+    return [{"suite": str(new["suite"].iat[i]), "family": str(new["family"].iat[i]), "text": str(new["text"].iat[i]),
+             "old_pred": str(old["pred"].iat[i]), "new_pred": str(new["pred"].iat[i]), "class": labels[cls[i]],
+             "p_old": float(p_old[i, cls[i]]), "p_new": float(p_new[i, cls[i]])}
+            for i in order if move[i].max() > 0]

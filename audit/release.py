@@ -43,6 +43,7 @@ class Baseline:
     units: dict[str, Units] = field(default_factory=dict)
     source: str = ""
     note: str = ""
+    examples: list[dict] = field(default_factory=list)     # matched sentences whose prediction changed most
     comparisons: list[dict] = field(default_factory=list)  # filled by :func:`regressions`
 
     @property
@@ -172,10 +173,16 @@ def _rule_result(rule, rows: list[dict], baseline: Baseline) -> dict:
     return {"name": f"no regression: {rule.name}", "metric": rule.metric,
             "bound": {"margin": margin if margin is not None else 0.0}, "significant": True,
             "verdict": verdict_, "reason": reason,
-            "worst": {k: rows[0].get(k) for k in case} | {"value": rows[0]["new"]} if rows else None,
+            "worst": {k: rows[0].get(k) for k in case} | {"value": rows[0]["delta"]} if rows else None,
             "counts": {v: sum(c["verdict"] == v for c in rows) for v in ORDER},
-            "not_passing": [{k: c.get(k) for k in case} | {"value": c["new"]} for c in rows
+            "not_passing": [{k: c.get(k) for k in case} | {"value": c["delta"]} for c in rows
                             if c["verdict"] != "pass"][:50], "baseline": True}
+
+
+def with_baseline_columns(cases, old_cases, labels: list[str]):
+    """The one case table of a two-release run: the new release's columns, and the old one's as ``baseline_*``."""
+    extra = {f"baseline_{c}": old_cases[c].to_numpy() for c in ["pred", *(f"p_{l}" for l in labels)]}
+    return cases.assign(**extra)
 
 
 def section(baseline: Baseline, limit: int = 500) -> dict:
@@ -184,4 +191,4 @@ def section(baseline: Baseline, limit: int = 500) -> dict:
             "new", "delta", "ci", "paired", "families", "p_value", "p_adjusted", "verdict", "reason")
     return {"baseline": baseline.source, "paired": baseline.paired, "note": baseline.note,
             "counts": {v: sum(c["verdict"] == v for c in baseline.comparisons) for v in ORDER},
-            "comparisons": [{k: c.get(k) for k in keep} for c in baseline.comparisons[:limit]]}
+            "examples": baseline.examples, "comparisons": [{k: c.get(k) for k in keep} for c in baseline.comparisons[:limit]]}

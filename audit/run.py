@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audit import gate as gates
+from audit import gate as gates, pairing, release
 from core.cases import build_cases, finalize
 from audit.functional import functional_tests
 from audit.metrics import all_metrics
@@ -50,6 +50,7 @@ class AuditOptions:
     n_boot: int = 0
     gate: str | None = None
     baseline: str | None = None
+    baseline_model: str | None = None  # the old release, scored in this run on the same cases (audit/release.py)
     allow_inconclusive: bool = False
     cache_dir: str | None = ".fairaudit-cache"
     device: str = "auto"
@@ -82,6 +83,9 @@ def check_options(opts: AuditOptions) -> None:
             raise InputError(f"--labels {','.join(opts.labels)}: give non-empty class names: a,b,c")
         if len(set(opts.labels)) < len(opts.labels):
             raise InputError(f"--labels {','.join(opts.labels)}: class names must be unique")
+    if opts.baseline and opts.baseline_model:
+        raise InputError(f"--baseline {opts.baseline} and --baseline-model {opts.baseline_model}: give one old "
+                         "release (a saved run or a model), not both")
     check_writable(opts.out, "--out")
     if opts.cache_dir:
         check_writable(opts.cache_dir, "--cache-dir")
@@ -183,7 +187,7 @@ def run_audit(opts: AuditOptions) -> dict:
         from audit.ray_engine import RayEngine
 
         engine = RayEngine(opts.ray_address, opts.workers, opts.precision)
-    baseline = load_results(opts.baseline).record_dicts() if opts.baseline else None
+    saved = load_results(opts.baseline) if opts.baseline else None  # a broken baseline fails before any scoring
     all_suites = load_suites(opts.templates)
     suites = select_suites(opts.suites, available=all_suites) if opts.suites else []
     cases = build_cases(suites, opts.max_cases, opts.seed)
@@ -201,10 +205,11 @@ def run_audit(opts: AuditOptions) -> dict:
                                            ([opts.group_col] if opts.group_col else [])) if a in cases.columns]
     cases = finalize(cases, attributes, unique=["family", "text"])  # each part is de-duplicated already
 
-    model = load_model(opts.model, opts.labels, precision=opts.precision,  # with Ray the replicas take the GPUs
-                       device="cpu" if engine else opts.device,
-                       allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code,
-                       allow_random_head=opts.allow_random_head)
+    model = _load(opts, opts.model, engine)
+    old_model = _load(opts, opts.baseline_model, engine) if opts.baseline_model else None
+    if old_model is not None and old_model.labels != model.labels:
+        raise InputError(f"--baseline-model {opts.baseline_model}: its labels ({', '.join(old_model.labels)}) are not "
+                         f"those of --model ({', '.join(model.labels)}): the releases cannot be compared")
     check_labels(opts, cases, model.labels, all_suites)
     names = gates.names_in_run(cases, attributes, model.labels)
     for key, values in robust_.selector_names(robust).items():
@@ -215,22 +220,32 @@ def run_audit(opts: AuditOptions) -> dict:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
         robust_probs, robust_timing = _score_robustness(model, robust, dict(zip(cases["text"], probs)), cache,
                                                         opts, engine)
+        if old_model is not None:
+            old_probs, _ = score(old_model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
+            old_robust_probs, _ = _score_robustness(old_model, robust, dict(zip(cases["text"], old_probs)), cache,
+                                                    opts, engine)
     finally:
         if cache:
             cache.close()
     labels = model.labels
-    cases, robust = _scored(cases, probs, labels), _scored(robust, robust_probs, labels)
     mapped = cases["expected_label"].map(lambda x: None if x is None else opts.label_map.get(x, x))
     cases["y_true"] = mapped.where(mapped.isin(labels), None)
-
-    checks, functional = functional_tests(cases, labels, opts.label_map, attributes, gates.dir_tolerances(gate),
-                                          gate.alpha)  # CheckList MFT / DIR (audit/functional.py)
-    metrics = [m.to_dict() for m in all_metrics(cases, labels, attributes, opts.n_boot, gate.alpha, opts.seed,
-                                                gate.correction) + checks +
-               robust_.robustness_metrics(robust, labels, gate.alpha)]
-    if baseline is not None and not {m["id"] for m in metrics} & {m["id"] for m in baseline}:
-        raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
-                         f"attributes or labels?): nothing to compare against")
+    if old_model is not None:  # before the new scores are added: the old release's own copy of the tables
+        old_cases, old_robust = _scored(cases.copy(), old_probs, labels), _scored(robust.copy(), old_robust_probs, labels)
+    cases, robust = _scored(cases, probs, labels), _scored(robust, robust_probs, labels)
+    functional, metrics = _measure(cases, robust, labels, attributes, gate, opts)
+    baseline = None
+    if old_model is not None:
+        baseline = release.Baseline(_measure(old_cases, old_robust, labels, attributes, gate, opts)[1],
+                                    pairing.units(old_cases, cases, labels, attributes, old_robust, robust),
+                                    opts.baseline_model, "paired over families: both releases scored in this run "
+                                    "on the same cases", pairing.changed_examples(old_cases, cases, labels))
+        cases = release.with_baseline_columns(cases, old_cases, labels)
+    elif saved is not None:
+        baseline = _saved_baseline(opts.baseline, saved, cases, labels, attributes)
+        if not {m["id"] for m in metrics} & {m["id"] for m in baseline.records}:
+            raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
+                             f"attributes or labels?): nothing to compare against")
     verdicts = gates.evaluate(gate, metrics, baseline)
     verdicts["allow_inconclusive"] = opts.allow_inconclusive
     wall = time.perf_counter() - started
@@ -239,7 +254,8 @@ def run_audit(opts: AuditOptions) -> dict:
         "run": {"started_at": started_at, "wall_seconds": round(wall, 3), "seed": opts.seed,
                 "cases": len(cases), "cases_per_s": len(cases) / wall if wall else None,
                 "sentences_per_s": timing["sentences_per_s"], "scoring": timing, "n_boot": opts.n_boot,
-                "label_map": opts.label_map, "gate_file": gate_source, "baseline": opts.baseline,
+                "label_map": opts.label_map, "gate_file": gate_source,
+                "baseline": opts.baseline or opts.baseline_model,
                 "python": platform.python_version(), "platform": platform.platform(),
                 "versions": _versions()},
         "model": {"name": opts.model, "kind": model.kind, "fingerprint": model.fingerprint, "labels": labels,
@@ -259,9 +275,43 @@ def run_audit(opts: AuditOptions) -> dict:
         "metrics": metrics,
         "functional": functional,
         "gate": verdicts,
+        "release": release.section(baseline) if baseline is not None else None,
     }
     write_outputs(Path(opts.out), results, cases)
     return results
+
+
+def _load(opts: AuditOptions, spec: str, engine):
+    return load_model(spec, opts.labels, precision=opts.precision,  # with Ray the replicas take the GPUs
+                      device="cpu" if engine else opts.device, allow_pickle=opts.allow_pickle,
+                      trust_remote_code=opts.trust_remote_code, allow_random_head=opts.allow_random_head)
+
+
+def _measure(cases: pd.DataFrame, robust: pd.DataFrame, labels: list[str], attributes: list[str], gate,
+             opts: AuditOptions) -> tuple[dict, list[dict]]:
+    """The functional section and every metric record of one release's scored tables."""
+    checks, functional = functional_tests(cases, labels, opts.label_map, attributes, gates.dir_tolerances(gate),
+                                          gate.alpha)  # CheckList MFT / DIR (audit/functional.py)
+    metrics = [m.to_dict() for m in all_metrics(cases, labels, attributes, opts.n_boot, gate.alpha, opts.seed,
+                                                gate.correction) + checks +
+               robust_.robustness_metrics(robust, labels, gate.alpha)]
+    return functional, metrics
+
+
+def _saved_baseline(path: str, saved: Results, cases: pd.DataFrame, labels: list[str],
+                    attributes: list[str]) -> release.Baseline:
+    """A saved run as the old release: paired when its cases.parquet holds this run's sentences."""
+    records = saved.record_dicts()
+    old_file = Path(path) / "cases.parquet" if Path(path).is_dir() else Path(path).with_name("cases.parquet")
+    old = load_cases(old_file.parent, labels) if old_file.is_file() and saved.model.labels == labels else None
+    aligned = pairing.align(old, cases, labels) if old is not None else None
+    if aligned is None:
+        why = ("its cases.parquet holds other sentences" if old is not None else
+               "it has no cases.parquet" if not old_file.is_file() else "its model has other labels")
+        return release.Baseline(records, {}, path, f"unpaired: {why} than this run")
+    return release.Baseline(records, pairing.units(aligned, cases, labels, attributes), path,
+                            "paired over families on the same sentences (robustness variants: unpaired, the saved "
+                            "run keeps no robustness table)", pairing.changed_examples(aligned, cases, labels))
 
 
 def _scored(frame: pd.DataFrame, probs: np.ndarray | None, labels: list[str]) -> pd.DataFrame:
