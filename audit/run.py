@@ -242,7 +242,7 @@ def run_audit(opts: AuditOptions) -> dict:
                                     "on the same cases", pairing.changed_examples(old_cases, cases, labels))
         cases = release.with_baseline_columns(cases, old_cases, labels)
     elif saved is not None:
-        baseline = _saved_baseline(opts.baseline, saved, cases, labels, attributes)
+        baseline = saved_baseline(opts.baseline, saved, cases, labels, attributes)
         if not {m["id"] for m in metrics} & {m["id"] for m in baseline.records}:
             raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
                              f"attributes or labels?): nothing to compare against")
@@ -298,7 +298,7 @@ def _measure(cases: pd.DataFrame, robust: pd.DataFrame, labels: list[str], attri
     return functional, metrics
 
 
-def _saved_baseline(path: str, saved: Results, cases: pd.DataFrame, labels: list[str],
+def saved_baseline(path: str, saved: Results, cases: pd.DataFrame, labels: list[str],
                     attributes: list[str]) -> release.Baseline:
     """A saved run as the old release: paired when its cases.parquet holds this run's sentences."""
     records = saved.record_dicts()
@@ -306,9 +306,9 @@ def _saved_baseline(path: str, saved: Results, cases: pd.DataFrame, labels: list
     old = load_cases(old_file.parent, labels) if old_file.is_file() and saved.model.labels == labels else None
     aligned = pairing.align(old, cases, labels) if old is not None else None
     if aligned is None:
-        why = ("its cases.parquet holds other sentences" if old is not None else
-               "it has no cases.parquet" if not old_file.is_file() else "its model has other labels")
-        return release.Baseline(records, {}, path, f"unpaired: {why} than this run")
+        why = ("the baseline's cases.parquet holds other sentences than this run" if old is not None else
+               "the baseline has no cases.parquet" if not old_file.is_file() else "the baseline model has other labels")
+        return release.Baseline(records, {}, path, f"unpaired: {why}")
     return release.Baseline(records, pairing.units(aligned, cases, labels, attributes), path,
                             "paired over families on the same sentences (robustness variants: unpaired, the saved "
                             "run keeps no robustness table)", pairing.changed_examples(aligned, cases, labels))
