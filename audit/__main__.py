@@ -159,9 +159,10 @@ def cmd_report(args) -> int:
 
 def cmd_compare(args) -> int:
     from audit.compare import compare
-    from reports.files import check_writable
+    from reports.files import check_outputs, check_writable
 
     check_number("--margin", args.margin, 0)
+    check_outputs(args.out or args.new, "--out", ("compare.html", "compare.md"))
     check_writable(args.out or args.new, "--out")
     verdict = compare(args.old, args.new, args.out, args.margin)
     return 0 if verdict == "pass" else 1

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from audit import gate as gates, release
 from audit.run import load_cases, load_results, saved_baseline
-from reports.files import write_text
+from reports.files import mark, write_text
 from reports.render import render
 
 
@@ -41,6 +41,7 @@ def compare(old_dir: str, new_dir: str, out: str | None = None, margin: float | 
     target = Path(out or new_dir)
     write_text(target / "compare.html", render("compare.html.j2", **context))
     write_text(target / "compare.md", render("compare.md.j2", **context))
+    mark(target)
     _print(old.model.name, new.model.name, baseline, checks, verdict, target)
     return verdict
 

@@ -22,10 +22,10 @@ from core.perturb import case_attributes, parse_robustness, perturb_texts
 from audit.predict import PredictionCache, score
 from audit.results import SCHEMA, Results, validate
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
-from core.data import BUILTIN, load_data, read_table, require_columns
+from core.data import BUILTIN, load_data, read_table, require_columns, resolve_data_dir
 from core.errors import InputError, check_number
 from core.model import pick_device
-from reports.files import check_writable, published_folder, write_json, write_parquet
+from reports.files import check_outputs, check_writable, published_folder, write_json, write_parquet
 
 OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
 STALE = ("compare.html", "compare.md")  # a compare of the previous run in this folder would describe another run
@@ -86,11 +86,27 @@ def check_options(opts: AuditOptions) -> None:
     if opts.baseline and opts.baseline_model:
         raise InputError(f"--baseline {opts.baseline} and --baseline-model {opts.baseline_model}: give one old "
                          "release (a saved run or a model), not both")
+    check_outputs(opts.out, "--out", OUTPUTS + STALE, protected_folders(opts))  # a dangling link: say so first
     check_writable(opts.out, "--out")
     if opts.cache_dir:
         check_writable(opts.cache_dir, "--cache-dir")
         if (Path(opts.cache_dir) / "predictions.sqlite").is_dir():
             raise InputError(f"--cache-dir {opts.cache_dir}: predictions.sqlite there is a folder")
+
+
+def protected_folders(opts: AuditOptions) -> dict[str, tuple[str, bool]]:
+    """Folders a run never writes into (reports/files.py ``check_outputs``): a model folder and anything inside
+    it (it travels whole to a hub), the data sets' folder and anything inside it, the folder of a --data file."""
+    out: dict[str, tuple[str, bool]] = {}
+    for option, spec in (("--model", opts.model), ("--baseline-model", opts.baseline_model)):
+        target = (spec or "").split(":", 1)[1] if (spec or "").startswith(("hf:", "huggingface:")) else spec
+        if target and Path(target).is_dir():
+            out[f"the {option} folder"] = (target, True)
+    if opts.data and opts.data not in BUILTIN:
+        out[f"the folder of --data {opts.data}"] = (str(Path(opts.data).parent), False)
+    if opts.data_dir or (opts.data in BUILTIN):
+        out["the data sets' folder"] = (str(resolve_data_dir(opts.data_dir)), True)
+    return out
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:
