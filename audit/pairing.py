@@ -24,10 +24,10 @@ import pandas as pd
 from audit import matching
 from audit.functional import _slices as functional_slices
 from audit.records import Metric, prob_matrix
-from audit.release import Units
 from audit.robustness import ROBUSTNESS, _pairs as robustness_pairs
 
 KEY = ["suite", "family", "text"]
+Units = tuple[np.ndarray, np.ndarray, np.ndarray]  # per-family new sums, old sums, weights
 
 
 def align(old: pd.DataFrame, new: pd.DataFrame, labels: list[str]) -> pd.DataFrame | None:
@@ -78,20 +78,21 @@ def _counterfactual(old, new, labels, suite, attribute, attributes) -> dict[str,
         rows = frame.iloc[m.rows]
         pred = rows["pred"].map(index).to_numpy()
         counts = matching.label_counts(m, pred, k)
-        tables.append((prob_matrix(rows, labels), np.eye(k)[pred], matching.member_flip_share(m, counts, pred)[:, None],
-                       counts))
+        flips = matching.member_flip_share(m, counts, pred)[:, None]
+        tables.append((prob_matrix(rows, labels), np.eye(k)[pred], flips, counts))
     for j, (name, classes) in enumerate((("mean_shift", labels), ("label_shift", labels),
                                          ("flip_rate_difference", [None]))):
         d_new, d_old = matching.contrast(m, tables[0][j]), matching.contrast(m, tables[1][j])
         for (g, group), (c, cls) in itertools.product(enumerate(m.groups), enumerate(classes)):
             has = ~np.isnan(d_new[:, g, c])
             if has.any():
-                out[_rid(name, suite, attribute, group=group, cls=cls)] = (d_new[has, g, c], d_old[has, g, c],
-                                                                            np.ones(int(has.sum())))
+                key = _rid(name, suite, attribute, group=group, cls=cls)
+                out[key] = (d_new[has, g, c], d_old[has, g, c], np.ones(int(has.sum())))
     (pairs, disc_new), (_, disc_old) = (matching.cross_pairs(t[3]) for t in tables)
     sizes = tables[0][3].sum(axis=2)
     fam = m.per_family
-    out[_rid("flip_rate", suite, attribute)] = (fam(disc_new.sum(1) / 2), fam(disc_old.sum(1) / 2), fam(pairs.sum(1) / 2))
+    out[_rid("flip_rate", suite, attribute)] = (fam(disc_new.sum(1) / 2), fam(disc_old.sum(1) / 2),
+                                                fam(pairs.sum(1) / 2))
     for g, group in enumerate(m.groups):
         out[_rid("group_flip_rate", suite, attribute, group=group)] = (fam(disc_new[:, g]), fam(disc_old[:, g]),
                                                                        fam(pairs[:, g]))

@@ -27,12 +27,13 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy import stats as sps
 
-from audit import stats
+from audit import pairing, stats
+from audit.pairing import Units
 from audit.records import registry
 
-Units = tuple[np.ndarray, np.ndarray, np.ndarray]  # per-family new sums, old sums, weights
 ORDER = {"pass": 0, "inconclusive": 1, "fail": 2}
 
 
@@ -81,11 +82,11 @@ def _orient(rule, new: dict) -> int:
 
 def compare_record(rule, new: dict, old: dict, units: Units | None, margin: float, alpha: float) -> dict:
     """One gated record in both releases: delta, its interval, the one-sided p-value of the regression test."""
-    if units is not None:
-        delta, se, df = paired_difference(*units)
+    delta, se, df = paired_difference(*units) if units is not None else (float("nan"), float("nan"), 0)
+    if np.isfinite(delta):
         q = stats.t_quantile(1 - alpha / 2, df) if df else float("nan")
         paired = True
-    else:
+    else:  # no per-family units (or none with a weight): the two runs' intervals
         delta, se, df, paired = new["value"] - old["value"], _unpaired_se(new, old, alpha), 0, False
         q = stats.z_quantile(1 - alpha / 2)
     sign = _orient(rule, new)
@@ -173,10 +174,32 @@ def _rule_result(rule, rows: list[dict], baseline: Baseline) -> dict:
     return {"name": f"no regression: {rule.name}", "metric": rule.metric,
             "bound": {"margin": margin if margin is not None else 0.0}, "significant": True,
             "verdict": verdict_, "reason": reason,
-            "worst": {k: rows[0].get(k) for k in case} | {"value": rows[0]["delta"]} if rows else None,
+            "worst": ({k: rows[0].get(k) for k in case} | {"value": rows[0]["delta"]}) if rows else None,
             "counts": {v: sum(c["verdict"] == v for c in rows) for v in ORDER},
             "not_passing": [{k: c.get(k) for k in case} | {"value": c["delta"]} for c in rows
                             if c["verdict"] != "pass"][:50], "baseline": True}
+
+
+def from_model(spec: str, old_records: list[dict], old: tuple[pd.DataFrame, pd.DataFrame],
+               new: tuple[pd.DataFrame, pd.DataFrame], labels: list[str], attributes: list[str]) -> Baseline:
+    """``--baseline-model``: the old release scored in this run; ``old`` / ``new``: (cases, robustness table)."""
+    return Baseline(old_records, pairing.units(old[0], new[0], labels, attributes, old[1], new[1]), spec,
+                    "paired over families: both releases scored in this run on the same cases",
+                    pairing.changed_examples(old[0], new[0], labels))
+
+
+def from_saved(path: str, records: list[dict], old_labels: list[str], old_cases: pd.DataFrame | None,
+               cases: pd.DataFrame, labels: list[str], attributes: list[str]) -> Baseline:
+    """``--baseline RUN`` (and ``compare``): paired when the saved run's cases hold this run's sentences."""
+    aligned = pairing.align(old_cases, cases, labels) if old_cases is not None and old_labels == labels else None
+    if aligned is None:
+        why = ("the baseline model has other labels" if old_labels != labels else
+               "the baseline has no cases.parquet" if old_cases is None else
+               "the baseline's cases.parquet holds other sentences than this run")
+        return Baseline(records, {}, path, f"unpaired: {why}")
+    return Baseline(records, pairing.units(aligned, cases, labels, attributes), path,
+                    "paired over families on the same sentences (robustness variants: unpaired, a saved run keeps "
+                    "no robustness table)", pairing.changed_examples(aligned, cases, labels))
 
 
 def with_baseline_columns(cases, old_cases, labels: list[str]):
@@ -191,4 +214,5 @@ def section(baseline: Baseline, limit: int = 500) -> dict:
             "new", "delta", "ci", "paired", "families", "p_value", "p_adjusted", "verdict", "reason")
     return {"baseline": baseline.source, "paired": baseline.paired, "note": baseline.note,
             "counts": {v: sum(c["verdict"] == v for c in baseline.comparisons) for v in ORDER},
-            "examples": baseline.examples, "comparisons": [{k: c.get(k) for k in keep} for c in baseline.comparisons[:limit]]}
+            "examples": baseline.examples,
+            "comparisons": [{k: c.get(k) for k in keep} for c in baseline.comparisons[:limit]]}

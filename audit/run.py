@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audit import gate as gates, pairing, release
+from audit import gate as gates, release
 from core.cases import build_cases, finalize
 from audit.functional import functional_tests
 from audit.metrics import all_metrics
@@ -247,15 +247,15 @@ def run_audit(opts: AuditOptions) -> dict:
     mapped = cases["expected_label"].map(lambda x: None if x is None else opts.label_map.get(x, x))
     cases["y_true"] = mapped.where(mapped.isin(labels), None)
     if old_model is not None:  # before the new scores are added: the old release's own copy of the tables
-        old_cases, old_robust = _scored(cases.copy(), old_probs, labels), _scored(robust.copy(), old_robust_probs, labels)
+        old_cases = _scored(cases.copy(), old_probs, labels)
+        old_robust = _scored(robust.copy(), old_robust_probs, labels)
     cases, robust = _scored(cases, probs, labels), _scored(robust, robust_probs, labels)
     functional, metrics = _measure(cases, robust, labels, attributes, gate, opts)
     baseline = None
     if old_model is not None:
-        baseline = release.Baseline(_measure(old_cases, old_robust, labels, attributes, gate, opts)[1],
-                                    pairing.units(old_cases, cases, labels, attributes, old_robust, robust),
-                                    opts.baseline_model, "paired over families: both releases scored in this run "
-                                    "on the same cases", pairing.changed_examples(old_cases, cases, labels))
+        old_metrics = _measure(old_cases, old_robust, labels, attributes, gate, opts)[1]
+        baseline = release.from_model(opts.baseline_model, old_metrics, (old_cases, old_robust), (cases, robust),
+                                      labels, attributes)
         cases = release.with_baseline_columns(cases, old_cases, labels)
     elif saved is not None:
         baseline = saved_baseline(opts.baseline, saved, cases, labels, attributes)
@@ -315,19 +315,11 @@ def _measure(cases: pd.DataFrame, robust: pd.DataFrame, labels: list[str], attri
 
 
 def saved_baseline(path: str, saved: Results, cases: pd.DataFrame, labels: list[str],
-                    attributes: list[str]) -> release.Baseline:
-    """A saved run as the old release: paired when its cases.parquet holds this run's sentences."""
-    records = saved.record_dicts()
-    old_file = Path(path) / "cases.parquet" if Path(path).is_dir() else Path(path).with_name("cases.parquet")
-    old = load_cases(old_file.parent, labels) if old_file.is_file() and saved.model.labels == labels else None
-    aligned = pairing.align(old, cases, labels) if old is not None else None
-    if aligned is None:
-        why = ("the baseline's cases.parquet holds other sentences than this run" if old is not None else
-               "the baseline has no cases.parquet" if not old_file.is_file() else "the baseline model has other labels")
-        return release.Baseline(records, {}, path, f"unpaired: {why}")
-    return release.Baseline(records, pairing.units(aligned, cases, labels, attributes), path,
-                            "paired over families on the same sentences (robustness variants: unpaired, the saved "
-                            "run keeps no robustness table)", pairing.changed_examples(aligned, cases, labels))
+                   attributes: list[str]) -> release.Baseline:
+    """A saved run as the old release (audit/release.py ``from_saved``), with its cases when it kept them."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    old = load_cases(folder, labels) if (folder / "cases.parquet").is_file() and saved.model.labels == labels else None
+    return release.from_saved(path, saved.record_dicts(), saved.model.labels, old, cases, labels, attributes)
 
 
 def _scored(frame: pd.DataFrame, probs: np.ndarray | None, labels: list[str]) -> pd.DataFrame:
