@@ -57,7 +57,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--labels", default=None, help="class names of a callable model: a,b,c")
     r.add_argument("--gate", default=None, help="gate rules: default | strict (shipped presets), a YAML file, or a "
                                                 "pyproject.toml with [tool.fairaudit.gate]")
-    r.add_argument("--baseline", default=None, help="earlier results folder: fail if a gated disparity got worse")
+    r.add_argument("--baseline", default=None, help="results folder of the last release: fail if a gated metric got "
+                   "significantly worse by more than the margin (paired per family when it scored the same sentences)")
+    r.add_argument("--baseline-model", default=None, help="the last release as a model ([KIND:]TARGET, as --model): "
+                   "score both on the same cases and compare them paired in one report")
     r.add_argument("--allow-inconclusive", action="store_true", help="inconclusive rules do not fail the run")
     r.add_argument("--no-fail", action="store_true", help="always exit 0 after writing the outputs (demos)")
     r.add_argument("--n-boot", type=int, default=0, help="fairlearn bootstrap resamples for group intervals "
@@ -127,6 +130,7 @@ def cmd_run(args) -> int:
         text_col=args.text_col, label_col=args.label_col, group_col=args.group_col, split=args.split,
         label_map=parse_label_map(args.label_map), labels=args.labels.split(",") if args.labels else None,
         max_cases=args.max_cases, seed=args.seed, n_boot=args.n_boot, gate=args.gate, baseline=args.baseline,
+        baseline_model=args.baseline_model,
         allow_inconclusive=args.allow_inconclusive, cache_dir=args.cache_dir or None, device=args.device,
         precision=args.precision, max_tokens=args.max_tokens, allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code, allow_random_head=args.allow_random_head, progress=not args.quiet,
@@ -156,9 +160,10 @@ def cmd_report(args) -> int:
 
 def cmd_compare(args) -> int:
     from audit.compare import compare
-    from reports.files import check_writable
+    from reports.files import check_outputs, check_writable
 
     check_number("--margin", args.margin, 0)
+    check_outputs(args.out or args.new, "--out", ("compare.html", "compare.md"))
     check_writable(args.out or args.new, "--out")
     verdict = compare(args.old, args.new, args.out, args.margin)
     return 0 if verdict == "pass" else 1

@@ -17,7 +17,7 @@ from audit.records import registry
 from audit.results import Results
 from audit.run import load_results
 from core.errors import InputError
-from reports.files import write_text
+from reports.files import check_writable, write_text
 from reports.render import render
 
 BEGIN = "<!-- fairaudit:bias-evaluation:begin (written by `fairaudit card`; a rerun replaces this section) -->"
@@ -65,6 +65,7 @@ def write_card(results_dir: str | Path, model_dir: str | Path, top: int = 5) -> 
         raise InputError(f"--model-dir {model_dir}: not a folder")
     if top < 1:
         raise InputError(f"--top {top}: must be at least 1")
+    check_writable(model_dir, "--model-dir")  # a read-only folder: say so, not the temporary file's name
     path = model_dir / "README.md"
     try:
         card = path.read_text(encoding="utf-8") if path.exists() else minimal_card(model_dir)

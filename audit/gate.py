@@ -263,8 +263,9 @@ def evidence(m: dict, rule: Rule) -> tuple:
     return (harmed, round(near - bound, 9), round(value - bound, 9), -details.get("base_rate", 0.0))
 
 
-def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None) -> dict:
+def evaluate(gate: Gate, metrics: list[dict], baseline=None) -> dict:
     corrected = adjust_gated(gate, metrics)
+    regressed = regression(gate, metrics, baseline) if baseline is not None else None
     results = []
     for rule in gate.rules:
         selected = [m for m in metrics if rule.selects(m)]
@@ -291,8 +292,8 @@ def evaluate(gate: Gate, metrics: list[dict], baseline: list[dict] | None = None
                                     [dict(id=m["id"], verdict=v, reason=r) for m, v, r in
                                      sorted(judged, key=lambda j: -RECORD_RANK[j[1]]) if v != "pass"],
                                     too_small, applicable))
-        if baseline is not None:
-            results.append(regression(rule, gate, selected, baseline))
+        if regressed is not None:
+            results.append(regressed.pop(0))  # this rule's, in rule order
     overall = max((r["verdict"] for r in results), key=ORDER.get, default="inconclusive")
     if not any(r.get("applicable", True) for r in results):
         overall = "inconclusive"  # no rule had anything to judge: a run that tested nothing never passes
@@ -310,14 +311,6 @@ def _unit(m: dict) -> str:
     return "/".join(str(p) for p in (m.get("suite"), m.get("attribute"), m.get("group")) if p)
 
 
-def _size(m: dict, rule: Rule) -> float:
-    v = m.get("value")
-    if v is None:
-        return float("inf")
-    kind, _ = rule.bound()
-    return abs(v) if kind == "max_abs" else (-v if kind == "min" else v)
-
-
 def _rule_result(rule: Rule, verdict: str, reason: str, worst: dict | None, counts: dict, failing: list,
                  insufficient: list[str] | None = None, applicable: bool = True) -> dict:
     kind, bound = rule.bound()
@@ -329,29 +322,11 @@ def _rule_result(rule: Rule, verdict: str, reason: str, worst: dict | None, coun
             "applicable": applicable}
 
 
-def regression(rule: Rule, gate: Gate, selected: list[dict], baseline: list[dict]) -> dict:
-    """A gated disparity got worse when it grew by more than the margin and its interval excludes the old value."""
-    margin = rule.baseline_margin if rule.baseline_margin is not None else gate.baseline_margin
-    old = {m["id"]: m for m in baseline}
-    worse = []
-    for m in selected:
-        b = old.get(m["id"])
-        if not b or m.get("value") is None or b.get("value") is None:
-            continue
-        new_v, old_v = _size(m, rule), _size(b, rule)
-        ci = m.get("ci")
-        kind, _ = rule.bound()
-        if ci and ci[0] is not None:
-            lo = (0.0 if ci[0] <= 0 <= ci[1] else min(abs(ci[0]), abs(ci[1]))) if kind == "max_abs" else \
-                (-ci[1] if kind == "min" else ci[0])
-        else:
-            lo = new_v
-        if new_v - old_v > margin and lo > old_v:
-            worse.append({"id": m["id"], "old": b["value"], "new": m["value"], "value": m["value"], "ci": ci,
-                          "n": m.get("n"), "p_adjusted": m.get("p_adjusted")})
-    verdict = "fail" if worse else "pass"
-    reason = (f"{len(worse)} disparities worse than the baseline by more than {margin}" if worse
-              else f"no disparity worse than the baseline by more than {margin}")
-    return {"name": f"no regression: {rule.name}", "metric": rule.metric, "bound": {"margin": margin},
-            "significant": True, "verdict": verdict, "reason": reason,
-            "worst": worse[0] if worse else None, "counts": {}, "not_passing": worse[:50], "baseline": True}
+def regression(gate: Gate, metrics: list[dict], baseline) -> list[dict]:
+    """One "no regression" result per rule against the old release (audit/release.py): ``baseline`` is a
+    :class:`audit.release.Baseline`, or the old run's records alone (then every comparison is unpaired)."""
+    from audit import release
+
+    if not isinstance(baseline, release.Baseline):
+        baseline = release.Baseline(list(baseline), note="unpaired: only the old run's records were given")
+    return release.regressions(gate, metrics, baseline)

@@ -126,7 +126,8 @@ class MetricRecord(_Strict):
 
 
 class Case(_Strict):
-    """A rule's worst case or one of its non-passing records (regressions carry ``old`` and ``new``)."""
+    """A rule's worst case or one of its non-passing records (regressions carry ``old`` and ``new``, and
+    ``value`` = ``delta`` = new - old with ``ci`` its interval)."""
     id: str
     description: str | None = None
     value: float | None = None
@@ -138,6 +139,52 @@ class Case(_Strict):
     reason: str | None = None
     old: float | None = None
     new: float | None = None
+    delta: float | None = None   # regressions: new - old, with ``ci`` its interval
+    paired: bool | None = None   # regressions: compared per family on the same sentences (else unpaired)
+
+
+class Comparison(_Strict):
+    """One gated record in both releases (audit/release.py): new - old, its interval, the regression test."""
+    id: str
+    metric: str
+    suite: str | None = None
+    attribute: str | None = None
+    group: str | None = None
+    cls: str | None = Field(None, alias="class")
+    template: str | None = None
+    description: str | None = None
+    rule: str
+    old: float
+    new: float
+    delta: float
+    ci: Interval | None = None
+    paired: bool
+    families: int | None = None
+    p_value: float | None = None     # one-sided: H0 the change against the rule is at most the margin
+    p_adjusted: float | None = None  # over every comparison of every rule (the gate's correction)
+    verdict: Verdict
+    reason: str
+
+
+class ChangedExample(_Strict):
+    suite: str
+    family: str
+    text: str
+    old_pred: str
+    new_pred: str
+    cls: str = Field(alias="class")  # the class whose probability moved most
+    p_old: float
+    p_new: float
+
+
+class Release(_Strict):
+    """The old release this run was compared with (``--baseline RUN`` or ``--baseline-model MODEL``)."""
+    baseline: str
+    paired: bool
+    note: str = ""
+    counts: dict[str, int] = {}
+    examples: list[ChangedExample] = []  # paired runs: the sentences whose prediction changed most
+    comparisons: list[Comparison] = []   # worst first, at most 500
 
 
 class RuleResult(_Strict):
@@ -181,6 +228,7 @@ class Results(BaseModel):
     gate: GateResult
     robustness: Section | None = None  # robustness perturbations (audit/robustness.py)
     functional: Section | None = None  # CheckList MFT / DIR tests
+    release: Release | None = None     # the comparison with an old release (audit/release.py)
 
     def to_json(self) -> dict:
         """The plain JSON form the templates read: the file's own keys (``class`` for ``cls``), no defaults

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from audit import gate as gates
+from audit import gate as gates, release
 from core.cases import build_cases, finalize
 from audit.functional import functional_tests
 from audit.metrics import all_metrics
@@ -22,10 +22,10 @@ from core.perturb import case_attributes, parse_robustness, perturb_texts, swap_
 from audit.predict import PredictionCache, score
 from audit.results import SCHEMA, Results, validate
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
-from core.data import BUILTIN, load_data, read_table, require_columns
+from core.data import BUILTIN, load_data, read_table, require_columns, resolve_data_dir
 from core.errors import InputError, check_number
 from core.model import pick_device
-from reports.files import check_writable, published_folder, write_json, write_parquet
+from reports.files import check_outputs, check_writable, published_folder, write_json, write_parquet
 
 OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
 STALE = ("compare.html", "compare.md")  # a compare of the previous run in this folder would describe another run
@@ -50,6 +50,7 @@ class AuditOptions:
     n_boot: int = 0
     gate: str | None = None
     baseline: str | None = None
+    baseline_model: str | None = None  # the old release, scored in this run on the same cases (audit/release.py)
     allow_inconclusive: bool = False
     cache_dir: str | None = ".fairaudit-cache"
     device: str = "auto"
@@ -82,11 +83,30 @@ def check_options(opts: AuditOptions) -> None:
             raise InputError(f"--labels {','.join(opts.labels)}: give non-empty class names: a,b,c")
         if len(set(opts.labels)) < len(opts.labels):
             raise InputError(f"--labels {','.join(opts.labels)}: class names must be unique")
+    if opts.baseline and opts.baseline_model:
+        raise InputError(f"--baseline {opts.baseline} and --baseline-model {opts.baseline_model}: give one old "
+                         "release (a saved run or a model), not both")
+    check_outputs(opts.out, "--out", OUTPUTS + STALE, protected_folders(opts))  # a dangling link: say so first
     check_writable(opts.out, "--out")
     if opts.cache_dir:
         check_writable(opts.cache_dir, "--cache-dir")
         if (Path(opts.cache_dir) / "predictions.sqlite").is_dir():
             raise InputError(f"--cache-dir {opts.cache_dir}: predictions.sqlite there is a folder")
+
+
+def protected_folders(opts: AuditOptions) -> dict[str, tuple[str, bool]]:
+    """Folders a run never writes into (reports/files.py ``check_outputs``): a model folder and anything inside
+    it (it travels whole to a hub), the data sets' folder and anything inside it, the folder of a --data file."""
+    out: dict[str, tuple[str, bool]] = {}
+    for option, spec in (("--model", opts.model), ("--baseline-model", opts.baseline_model)):
+        target = (spec or "").split(":", 1)[1] if (spec or "").startswith(("hf:", "huggingface:")) else spec
+        if target and Path(target).is_dir():
+            out[f"the {option} folder"] = (target, True)
+    if opts.data and opts.data not in BUILTIN:
+        out[f"the folder of --data {opts.data}"] = (str(Path(opts.data).parent), False)
+    if opts.data_dir or (opts.data in BUILTIN):
+        out["the data sets' folder"] = (str(resolve_data_dir(opts.data_dir)), True)
+    return out
 
 
 def parse_label_map(text: str | None) -> dict[str, str]:
@@ -185,7 +205,7 @@ def run_audit(opts: AuditOptions) -> dict:
         from audit.ray_engine import RayEngine
 
         engine = RayEngine(opts.ray_address, opts.workers, opts.precision)
-    baseline = load_results(opts.baseline).record_dicts() if opts.baseline else None
+    saved = load_results(opts.baseline) if opts.baseline else None  # a broken baseline fails before any scoring
     all_suites = load_suites(opts.templates)
     suites = select_suites(opts.suites, available=all_suites) if opts.suites else []
     cases = build_cases(suites, opts.max_cases, opts.seed)
@@ -203,10 +223,11 @@ def run_audit(opts: AuditOptions) -> dict:
                                            ([opts.group_col] if opts.group_col else [])) if a in cases.columns]
     cases = finalize(cases, attributes, unique=["family", "text"])  # each part is de-duplicated already
 
-    model = load_model(opts.model, opts.labels, precision=opts.precision,  # with Ray the replicas take the GPUs
-                       device="cpu" if engine else opts.device,
-                       allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code,
-                       allow_random_head=opts.allow_random_head)
+    model = _load(opts, opts.model, engine)
+    old_model = _load(opts, opts.baseline_model, engine) if opts.baseline_model else None
+    if old_model is not None and old_model.labels != model.labels:
+        raise InputError(f"--baseline-model {opts.baseline_model}: its labels ({', '.join(old_model.labels)}) are not "
+                         f"those of --model ({', '.join(model.labels)}): the releases cannot be compared")
     check_labels(opts, cases, model.labels, all_suites)
     names = gates.names_in_run(cases, attributes, model.labels)
     for key, values in robust_.selector_names(robust).items():
@@ -217,22 +238,32 @@ def run_audit(opts: AuditOptions) -> dict:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
         robust_probs, robust_timing = _score_robustness(model, robust, dict(zip(cases["text"], probs)), cache,
                                                         opts, engine)
+        if old_model is not None:
+            old_probs, _ = score(old_model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
+            old_robust_probs, _ = _score_robustness(old_model, robust, dict(zip(cases["text"], old_probs)), cache,
+                                                    opts, engine)
     finally:
         if cache:
             cache.close()
     labels = model.labels
-    cases, robust = _scored(cases, probs, labels), _scored(robust, robust_probs, labels)
     mapped = cases["expected_label"].map(lambda x: None if x is None else opts.label_map.get(x, x))
     cases["y_true"] = mapped.where(mapped.isin(labels), None)
-
-    checks, functional = functional_tests(cases, labels, opts.label_map, attributes, gates.dir_tolerances(gate),
-                                          gate.alpha)  # CheckList MFT / DIR (audit/functional.py)
-    metrics = [m.to_dict() for m in all_metrics(cases, labels, attributes, opts.n_boot, gate.alpha, opts.seed,
-                                                gate.correction) + checks +
-               robust_.robustness_metrics(robust, labels, gate.alpha)]
-    if baseline is not None and not {m["id"] for m in metrics} & {m["id"] for m in baseline}:
-        raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
-                         f"attributes or labels?): nothing to compare against")
+    if old_model is not None:  # before the new scores are added: the old release's own copy of the tables
+        old_cases = _scored(cases.copy(), old_probs, labels)
+        old_robust = _scored(robust.copy(), old_robust_probs, labels)
+    cases, robust = _scored(cases, probs, labels), _scored(robust, robust_probs, labels)
+    functional, metrics = _measure(cases, robust, labels, attributes, gate, opts)
+    baseline = None
+    if old_model is not None:
+        old_metrics = _measure(old_cases, old_robust, labels, attributes, gate, opts)[1]
+        baseline = release.from_model(opts.baseline_model, old_metrics, (old_cases, old_robust), (cases, robust),
+                                      labels, attributes)
+        cases = release.with_baseline_columns(cases, old_cases, labels)
+    elif saved is not None:
+        baseline = saved_baseline(opts.baseline, saved, cases, labels, attributes)
+        if not {m["id"] for m in metrics} & {m["id"] for m in baseline.records}:
+            raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
+                             f"attributes or labels?): nothing to compare against")
     verdicts = gates.evaluate(gate, metrics, baseline)
     verdicts["allow_inconclusive"] = opts.allow_inconclusive
     wall = time.perf_counter() - started
@@ -241,7 +272,8 @@ def run_audit(opts: AuditOptions) -> dict:
         "run": {"started_at": started_at, "wall_seconds": round(wall, 3), "seed": opts.seed,
                 "cases": len(cases), "cases_per_s": len(cases) / wall if wall else None,
                 "sentences_per_s": timing["sentences_per_s"], "scoring": timing, "n_boot": opts.n_boot,
-                "label_map": opts.label_map, "gate_file": gate_source, "baseline": opts.baseline,
+                "label_map": opts.label_map, "gate_file": gate_source,
+                "baseline": opts.baseline or opts.baseline_model,
                 "python": platform.python_version(), "platform": platform.platform(),
                 "versions": _versions()},
         "model": {"name": opts.model, "kind": model.kind, "fingerprint": model.fingerprint, "labels": labels,
@@ -261,9 +293,35 @@ def run_audit(opts: AuditOptions) -> dict:
         "metrics": metrics,
         "functional": functional,
         "gate": verdicts,
+        "release": release.section(baseline) if baseline is not None else None,
     }
     write_outputs(Path(opts.out), results, cases)
     return results
+
+
+def _load(opts: AuditOptions, spec: str, engine):
+    return load_model(spec, opts.labels, precision=opts.precision,  # with Ray the replicas take the GPUs
+                      device="cpu" if engine else opts.device, allow_pickle=opts.allow_pickle,
+                      trust_remote_code=opts.trust_remote_code, allow_random_head=opts.allow_random_head)
+
+
+def _measure(cases: pd.DataFrame, robust: pd.DataFrame, labels: list[str], attributes: list[str], gate,
+             opts: AuditOptions) -> tuple[dict, list[dict]]:
+    """The functional section and every metric record of one release's scored tables."""
+    checks, functional = functional_tests(cases, labels, opts.label_map, attributes, gates.dir_tolerances(gate),
+                                          gate.alpha)  # CheckList MFT / DIR (audit/functional.py)
+    metrics = [m.to_dict() for m in all_metrics(cases, labels, attributes, opts.n_boot, gate.alpha, opts.seed,
+                                                gate.correction) + checks +
+               robust_.robustness_metrics(robust, labels, gate.alpha)]
+    return functional, metrics
+
+
+def saved_baseline(path: str, saved: Results, cases: pd.DataFrame, labels: list[str],
+                   attributes: list[str]) -> release.Baseline:
+    """A saved run as the old release (audit/release.py ``from_saved``), with its cases when it kept them."""
+    folder = Path(path) if Path(path).is_dir() else Path(path).parent
+    old = load_cases(folder, labels) if (folder / "cases.parquet").is_file() and saved.model.labels == labels else None
+    return release.from_saved(path, saved.record_dicts(), saved.model.labels, old, cases, labels, attributes)
 
 
 def _scored(frame: pd.DataFrame, probs: np.ndarray | None, labels: list[str]) -> pd.DataFrame:

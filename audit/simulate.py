@@ -38,15 +38,19 @@ class SimulatedModel:
     family_sd: float = 0.6
     noise_sd: float = 0.3
 
-    def score(self, cases: pd.DataFrame, seed: int) -> pd.DataFrame:
-        """``cases`` with ``p_<label>``, ``pred`` and ``y_true`` columns, as a scored audit would have them."""
+    def score(self, cases: pd.DataFrame, seed: int, noise_seed: int | None = None) -> pd.DataFrame:
+        """``cases`` with ``p_<label>``, ``pred`` and ``y_true`` columns, as a scored audit would have them.
+
+        ``noise_seed``: draw the sentence noise from its own seed, so that two releases of one model family
+        (same ``seed``: same family effects) differ in sentence noise only; None: one seed for everything."""
         rng = np.random.default_rng(seed)
         out = cases.copy()
         target = out["expected_label"].map(lambda x: LABELS.index(TO_CLASS.get(x, "neutral"))).to_numpy()
         fam = pd.factorize(out["family"])[0]
         logits = self.margin * np.eye(len(LABELS))[target]
         logits += rng.normal(0, self.family_sd, (fam.max() + 1, len(LABELS)))[fam]
-        logits += rng.normal(0, self.noise_sd, logits.shape)
+        logits += (rng if noise_seed is None else np.random.default_rng(noise_seed)).normal(0, self.noise_sd,
+                                                                                           logits.shape)
         probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs /= probs.sum(axis=1, keepdims=True)
         for effect in self.effects:

@@ -86,6 +86,57 @@ def check_writable(path: str | os.PathLike, option: str, folder: bool = True) ->
     return path
 
 
+MARKER = ".fairaudit"  # in every folder fairaudit publishes into: its outputs there may be replaced by a later run
+MODEL_FILES = ("model.safetensors", "pytorch_model.bin", "tf_model.h5", "tokenizer.json", "tokenizer_config.json")
+
+
+def check_outputs(path: str | os.PathLike, option: str, names: tuple[str, ...],
+                  protected: dict[str, tuple[str | os.PathLike, bool]] | None = None) -> None:
+    """Refuse (before any work) an output folder where writing would damage what is not ours.
+
+    Refused: a symbolic link to nothing; a folder that is one of ``protected`` (``{"the --model folder": (path,
+    True)}``; True: anything inside it too, e.g. a model folder, which travels whole to a hub) or that looks like a saved model (``config.json`` beside weights or
+    a tokenizer); a folder holding a file named like one of our outputs (``names``) that fairaudit did not write
+    (no :data:`MARKER` and no fairaudit ``results.json`` there).
+    """
+    from core.errors import InputError
+
+    path = Path(path)
+    if path.is_symlink() and not path.exists():
+        raise InputError(f"{option} {path}: is a symbolic link to {os.readlink(path)}, which does not exist; "
+                         "create that folder or choose another output folder")
+    real = path.resolve()
+    for what, (folder, inside) in (protected or {}).items():
+        base = Path(folder).resolve()
+        if base.is_dir() and (real == base or (inside and real.is_relative_to(base))):
+            raise InputError(f"{option} {path}: is {what} {folder}{' (or inside it)' if real != base else ''}; "
+                             "fairaudit never writes there: choose another output folder")
+    if real.is_dir() and (real / "config.json").is_file() and any((real / f).is_file() for f in MODEL_FILES):
+        raise InputError(f"{option} {path}: holds a saved model (config.json and weights); fairaudit never writes "
+                         "into a model folder: choose another output folder")
+    clash = [n for n in names if (real / n).exists()] if real.is_dir() else []
+    if clash and not ours(real):
+        raise InputError(f"{option} {path}: holds {clash[0]}, which fairaudit did not write there; it never replaces "
+                         "a file it did not create: choose another output folder or move the file")
+
+
+def ours(folder: Path) -> bool:
+    """Whether fairaudit published into ``folder`` (its marker, or a results.json of an older fairaudit run)."""
+    if (folder / MARKER).is_file():
+        return True
+    try:
+        with open(folder / "results.json", encoding="utf-8", errors="replace") as fh:
+            return '"schema": "fairaudit.results/' in fh.read(4096)
+    except OSError:
+        return False
+
+
+def mark(folder: Path) -> None:
+    """Leave the marker that :func:`check_outputs` accepts."""
+    if not (folder / MARKER).is_file():
+        write_text(folder / MARKER, "Written by fairaudit: its outputs in this folder may be replaced by a later run.\n")
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -100,6 +151,7 @@ def _alive(pid: int) -> bool:
 def published_folder(out: str | os.PathLike, last: str, stale: tuple[str, ...] = ()) -> Iterator[Path]:
     """Write a set of files into a staging sibling of ``out``; they appear in ``out`` together or not at all.
 
+    The set includes :data:`MARKER`, moved first, so that a later run may replace these files (and only these).
     A new (or empty) ``out`` is one ``rename`` of the staging folder. Into an existing folder the files move one
     by one, but ``last`` (the completion marker, ``results.json``) is removed first and moved in last, so a reader
     that requires it never sees a mixed or half-written set; files named in ``stale`` (outputs that would now
@@ -121,6 +173,7 @@ def published_folder(out: str | os.PathLike, last: str, stale: tuple[str, ...] =
         staging.mkdir(parents=True)
     try:
         yield staging
+        mark(staging)
         if not out.exists() or (out.is_dir() and not any(out.iterdir())):
             try:
                 os.rename(staging, out)
@@ -131,7 +184,7 @@ def published_folder(out: str | os.PathLike, last: str, stale: tuple[str, ...] =
         (out / last).unlink(missing_ok=True)
         for name in stale:
             (out / name).unlink(missing_ok=True)
-        for item in sorted(staging.iterdir(), key=lambda p: p.name == last):
+        for item in sorted(staging.iterdir(), key=lambda p: (p.name == last, p.name != MARKER)):  # marker first
             os.replace(item, out / item.name)
         staging.rmdir()
     finally:

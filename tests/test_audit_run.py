@@ -155,8 +155,45 @@ def test_default_gate_passes_a_fair_model_and_fails_a_biased_one(sim_models, tmp
     assert (tmp_path / "biased" / "compare.html").exists()
     assert audit_main(base + ["--model", f"{sim_models}:biased", "--out", str(tmp_path / "b2"), "--gate",
                               str(Path(__file__).parent / "lenient_gate.yaml"), "--baseline", str(tmp_path / "fair")]) == 1
-    regression = json.loads((tmp_path / "b2" / "results.json").read_text())["gate"]["rules"]
-    assert [r["verdict"] for r in regression] == ["pass", "fail"]
+    regression = json.loads((tmp_path / "b2" / "results.json").read_text())
+    assert [r["verdict"] for r in regression["gate"]["rules"]] == ["pass", "fail"]
+    assert regression["release"]["paired"]  # the saved run's cases.parquet holds the same sentences
+
+
+def test_baseline_model_scores_both_releases_on_one_case_table(sim_models, tmp_path):
+    """--baseline-model: both callables scored on the same cases, one report, paired per-family differences."""
+    lenient = str(Path(__file__).parent / "lenient_gate.yaml")
+    base = ["run", "--suite", "names", "--cache-dir", str(tmp_path / "cache"), "-q", "--robustness", "none",
+            "--gate", lenient]
+    out = tmp_path / "release"
+    assert audit_main(base + ["--model", f"{sim_models}:biased", "--baseline-model", f"{sim_models}:fair",
+                              "--out", str(out)]) == 1
+    results = json.loads((out / "results.json").read_text())
+    rel = results["release"]
+    assert rel["paired"] and rel["baseline"].endswith(":fair") and rel["counts"]["fail"] >= 1
+    worst = rel["comparisons"][0]
+    assert worst["id"] == "mean_shift/names/gender/female/happy" and worst["verdict"] == "fail" and worst["paired"]
+    assert worst["old"] == pytest.approx(0.0, abs=1e-12) and worst["delta"] == pytest.approx(worst["new"])
+    assert worst["ci"][0] < worst["delta"] < worst["ci"][1] and worst["p_adjusted"] < 0.05
+    regression = [r for r in results["gate"]["rules"] if r.get("baseline")]
+    assert [r["verdict"] for r in regression] == ["fail"] and regression[0]["worst"]["paired"]
+    cases = pd.read_parquet(out / "cases.parquet")
+    female = cases["gender"] == "female"
+    assert (cases.loc[female, "p_happy"] > cases.loc[female, "baseline_p_happy"]).all()  # one table, both releases
+    assert "Release comparison" in (out / "report.html").read_text() and "Release comparison" in (out / "summary.md").read_text()
+    assert rel["examples"] and rel["examples"][0]["p_new"] > rel["examples"][0]["p_old"]
+    # the same release on both sides: every difference exactly zero, exit 0
+    same = tmp_path / "same"
+    assert audit_main(base + ["--model", f"{sim_models}:fair", "--baseline-model", f"{sim_models}:fair",
+                              "--out", str(same)]) == 0
+    rel = json.loads((same / "results.json").read_text())["release"]
+    assert all(c["delta"] == 0 and c["verdict"] == "pass" for c in rel["comparisons"])
+    # a saved run on other sentences: the comparison falls back to unpaired and says so
+    assert audit_main(base + ["--model", f"{sim_models}:fair", "--max-cases", "2000", "--out", str(tmp_path / "few")]) == 0
+    assert audit_main(base + ["--model", f"{sim_models}:fair", "--baseline", str(tmp_path / "few"),
+                              "--out", str(tmp_path / "vs-few")]) in (0, 1)
+    rel = json.loads((tmp_path / "vs-few" / "results.json").read_text())["release"]
+    assert not rel["paired"] and "other sentences" in rel["note"] and not any(c["paired"] for c in rel["comparisons"])
 
 
 def run_cli(*args):

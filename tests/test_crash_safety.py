@@ -108,7 +108,7 @@ def test_kill_while_writing_a_new_folder_leaves_no_results(tmp_path, capsys):
     expect_error(main, ["report", out], capsys, "no results.json there")
     assert main(args) == 0  # the next run removes the killed run's staging folder
     assert not list(tmp_path.glob(".out.partial-*"))
-    assert {p.name for p in out.iterdir()} == {"results.json", "cases.parquet", "report.html", "summary.md", "junit.xml"}
+    assert {p.name for p in out.iterdir()} == {"results.json", "cases.parquet", "report.html", "summary.md", "junit.xml", ".fairaudit"}
 
 
 def test_kill_while_publishing_into_an_existing_folder(tmp_path, capsys):
@@ -128,6 +128,6 @@ def test_kill_while_publishing_into_an_existing_folder(tmp_path, capsys):
                  tmp_path / "new")
     assert main(args) == 0
     names = {p.name for p in out.iterdir()}
-    assert names == {"results.json", "cases.parquet", "report.html", "summary.md", "junit.xml", "notes.txt"}
+    assert names == {"results.json", "cases.parquet", "report.html", "summary.md", "junit.xml", "notes.txt", ".fairaudit"}
     assert (out / "notes.txt").read_text() == "mine\n"  # the user's file stays; the stale compare.* are gone
     assert not list(tmp_path.glob(".out.partial-*"))

@@ -149,3 +149,86 @@ def test_unreadable_data_files_give_our_line_only(name, content, message, tmp_pa
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], proc.stderr
     assert not out.exists()
+
+
+# ------------------------------------------------------------------ issue 20: outputs only where they belong
+def _model_folder(root):
+    folder = root / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"weights")
+    (folder / "report.html").write_text("<p>training report</p>")
+    return folder
+
+
+@pytest.mark.parametrize("case, message", [
+    ("model folder", "is the --model folder"),
+    ("inside the model folder", "(or inside it); fairaudit never writes there"),
+    ("looks like a model", "holds a saved model (config.json and weights)"),
+    ("foreign report", "holds report.html, which fairaudit did not write there"),
+    ("dangling link", "is a symbolic link to"),
+    ("data folder", "is the data sets' folder"),
+    ("data file folder", "is the folder of --data"),
+])
+def test_outputs_never_land_in_model_or_data_folders_or_over_foreign_files(case, message, tmp_path, capsys, fx):
+    model = _model_folder(tmp_path)
+    good = f"{fx['models']}:good"
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "rows.csv").write_text("text\nI am happy.\n")
+    args = {"model folder": (["--model", f"hf:{model}"], model),
+            "inside the model folder": (["--model", str(model)], model / "audit"),
+            "looks like a model": (["--model", good], model),
+            "foreign report": (["--model", good], tmp_path / "site"),
+            "dangling link": (["--model", good], tmp_path / "link"),
+            "data folder": (["--model", good, "--data", "smile", "--data-dir", str(data)], data),
+            "data file folder": (["--model", good, "--data", str(data / "rows.csv")], data)}[case]
+    extra, out = args
+    if case == "foreign report":
+        out.mkdir()
+        (out / "report.html").write_text("<p>someone else's page</p>")
+    if case == "dangling link":
+        out.symlink_to(tmp_path / "nowhere")
+    line = expect_error(main, [*run_args(fx, good, out), *extra], capsys, message, out)
+    assert str(out) in line
+    assert (model / "report.html").read_text() == "<p>training report</p>"
+
+
+def test_a_run_may_replace_its_own_outputs_and_compare_refuses_foreign_files(tmp_path, capsys, fx):
+    out = tmp_path / "run"
+    args = [str(a) for a in run_args(fx, f"{fx['models']}:good", out, "--no-fail")]
+    assert main(args) == 0 and (out / ".fairaudit").is_file()
+    assert main(args) == 0  # its own files: replaced
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "compare.md").write_text("notes\n")
+    expect_error(main, ["compare", out, out, "--out", site], capsys, "holds compare.md, which fairaudit did not write", site)
+    again = ["compare", str(out), str(out), "--out", str(tmp_path / "cmp")]
+    assert main(again) == 0 and main(again) == 0  # its own compare: replaced
+
+
+def test_card_into_a_read_only_folder_names_the_folder(tmp_path, capsys, fx, monkeypatch):
+    import tempfile
+
+    run = tmp_path / "run"
+    assert main([str(a) for a in run_args(fx, f"{fx['models']}:good", run, "--no-fail")]) == 0
+    model = _model_folder(tmp_path)
+
+    def read_only(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", read_only)  # root ignores chmod: stand in for a read-only folder
+    line = expect_error(main, ["card", run, "--model-dir", model], capsys, f"--model-dir {model}: cannot write in")
+    assert "Permission denied" in line and ".tmp" not in line
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--model", "{models}:labels"], "'labels' is a list, not a function"),
+    (["--model", "{models}:nothing"], "has no function 'nothing'"),
+    (["--baseline", "{root}", "--baseline-model", "{models}:good"], "give one old release"),
+    (["--baseline-model", "audit.adapters.vader:predict"], "are not those of --model (happy, sad, neutral)"),
+])
+def test_model_specs_and_release_options(extra, message, tmp_path, capsys, fx):
+    out = tmp_path / "out"
+    extra = [e.format(models=fx["models"], root=fx["root"]) for e in extra]
+    expect_error(main, [*run_args(fx, f"{fx['models']}:good", out), *extra], capsys, message, out)

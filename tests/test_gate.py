@@ -87,10 +87,13 @@ def test_baseline_regression_detected_and_not_detected():
     old = [record(0.01, [0.0, 0.02], id="x")]
     worse = gates.evaluate(g, [record(0.08, [0.06, 0.10], id="x")], old)
     assert [r["verdict"] for r in worse["rules"]] == ["pass", "fail"] and worse["verdict"] == "fail"
-    noisy = gates.evaluate(g, [record(0.04, [0.0, 0.08], id="x")], old)    # within the margin
-    assert noisy["rules"][1]["verdict"] == "pass"
-    wide = gates.evaluate(g, [record(0.08, [0.0, 0.16], id="x")], old)     # interval still holds the old value
-    assert wide["rules"][1]["verdict"] == "pass"
+    assert "unpaired" in worse["rules"][1]["reason"]  # old records alone: no per-family pairing
+    within = gates.evaluate(g, [record(0.025, [0.01, 0.04], id="x")], old)  # moved less than the margin
+    assert within["rules"][1]["verdict"] == "pass"
+    noisy = gates.evaluate(g, [record(0.04, [0.005, 0.075], id="x")], old)  # beyond the margin, not significant
+    assert noisy["rules"][1]["verdict"] == "inconclusive"
+    parity = gates.evaluate(g, [record(-0.04, [-0.09, 0.01], id="x")], old)  # a signed record back at parity
+    assert parity["rules"][1]["verdict"] == "pass"
 
 
 def test_gate_from_yaml_and_pyproject(tmp_path):

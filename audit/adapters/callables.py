@@ -97,9 +97,12 @@ def load_callable(spec: str) -> Callable:
             raise InputError(f"model {spec}: cannot import {target}: {exc}") from exc
         except Exception as exc:
             raise InputError(f"model {spec}: importing {target} failed: {_describe(exc)}") from exc
-    fn = getattr(module, attr, None)
-    if not callable(fn):
+    if not hasattr(module, attr):
         raise InputError(f"model {spec}: {target} has no function {attr!r}")
+    fn = getattr(module, attr)
+    if not callable(fn):
+        raise InputError(f"model {spec}: {target}'s {attr!r} is a {type(fn).__name__}, not a function: name a "
+                         "function that takes a list of texts and returns probabilities")
     return fn
 
 
