@@ -6,19 +6,22 @@ one bound: ``max``, ``min`` or ``max_abs`` (the size of a signed value, e.g. a p
 
 Verdict of one record against a rule:
 
-* ``inconclusive`` when it has no value or its smallest group has fewer than ``min_n`` observations (``n_min``;
-  an empty group is never a pass);
-* ``significant: true`` (only a statistically significant excess fails): **fail** when the estimate is beyond
-  the bound *and* the excess is significant: adjusted p-value < alpha for metrics that carry a test, the
-  whole interval beyond the bound for those that do not; **inconclusive** when it is beyond the bound but not
-  significant; otherwise **pass**;
+* ``insufficient`` when fewer than ``min_n`` families (the rule's, else the gate's) hold its smallest group
+  (``n_min``): it decides nothing and is not among the corrected tests; ``inconclusive`` when it has no value;
+* ``significant: true``: **fail** when the estimate is beyond the bound *and* the excess is significant
+  (adjusted p-value < alpha; without a test, the whole interval beyond the bound); beyond the bound but not
+  significant, **pass** when the record is :func:`powered` (any shift of twice the bound would be significant
+  among its group's tests: the excess is noise the data can tell apart), else **inconclusive**; within it **pass**;
 * ``significant: false``: **fail** when the estimate is beyond the bound; **inconclusive** when the estimate
   is within it but the interval crosses it (the data cannot vouch for the model); otherwise **pass**.
 
 The multiplicity correction (Holm or Benjamini-Hochberg) covers exactly the tests that ``significant`` rules
-use. A rule fails if any selected record fails, is inconclusive if none fails but one is inconclusive or
-nothing was selected, and passes otherwise; its *worst case* is the record with the strongest evidence beyond
-the bound (the interval's near end furthest past it). The run's verdict is the worst rule verdict.
+use. A rule fails if any selected record fails, is inconclusive if none fails but one is inconclusive, if every
+selected record is insufficient or if nothing was selected (a rule with no selector whose metric the run does
+not produce at all is *not applicable* and passes), and passes otherwise, naming the groups too small to test;
+its *worst case* is the record with the strongest evidence beyond the bound (the interval's near end furthest
+past it). The run's verdict is the worst rule verdict; a run where no rule applied is inconclusive. The error
+rates of the default gate on simulated models are measured by scripts/calibration_study.py (audit/calibration.py).
 
 Rule kinds follow CheckList's three test types (Ribeiro et al. 2020): INV rules bound ``flip_rate`` (and the
 disparity metrics), MFT rules ``mft_failure_rate``, DIR rules ``dir_violation_rate`` with an optional
@@ -32,6 +35,7 @@ a typo can never switch a rule off.
 from __future__ import annotations
 
 import tomllib
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -66,6 +70,7 @@ class Rule(BaseModel):
     significant: bool = False
     tolerance: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)  # DIR rules: dir_violation_rate only
     baseline_margin: float | None = Field(None, ge=0, allow_inf_nan=False)  # overrides the gate's for --baseline
+    min_n: int | None = Field(None, ge=1)  # overrides the gate's (families) for this rule's records
 
     @field_validator("metric")
     @classmethod
@@ -186,13 +191,14 @@ def _oriented(m: dict, rule: Rule) -> tuple[float, float | None, float | None, f
 
 
 def powered(m: dict, rule: Rule, gate: Gate, tests: int) -> bool:
-    """Whether the record's test would call any shift of twice the bound significant at the corrected level.
+    """Whether the record's test would call any shift of twice the bound significant.
 
     For a contrast tested against zero over F families (standard error ``se``, F - 1 df): the Bonferroni critical
-    value c = t_{1 - alpha / (2 m), F-1} over the m tests the gate corrects (Holm's first step; a conservative
-    stand-in for its later steps and for BH); powered when c * se <= 2 * bound. A non-significant estimate of a
-    powered record then lies below twice the bound for sure, and a true shift of twice the bound is found at least
-    half the time. Only ``max`` / ``max_abs`` rules over records that carry ``se`` qualify.
+    value c = t_{1 - alpha / (2 m), F-1} over the m tests of the record's group (one per class,
+    :func:`comparison_sizes`); powered when c * se <= 2 * bound. A non-significant estimate of a powered record
+    lies below twice the bound, and a true shift of twice the bound would stand out among the group's tests. Few
+    families make both se and c large (the t quantile at 5 df is about twice that at 50), so a group seen in a
+    handful of families is not powered. Only ``max`` / ``max_abs`` rules over records that carry ``se`` qualify.
     """
     se, df = (m.get("details") or {}).get("se"), (m.get("details") or {}).get("df")
     kind, bound = rule.bound()
@@ -201,16 +207,25 @@ def powered(m: dict, rule: Rule, gate: Gate, tests: int) -> bool:
     return se * stats.t_quantile(1 - gate.alpha / (2 * max(tests, 1)), df) <= 2 * bound
 
 
+def _min_n(rule: Rule, gate: Gate) -> int:
+    return rule.min_n if rule.min_n is not None else gate.min_n
+
+
+def _families(m: dict) -> int:
+    """The record's independent units (``n_min``: families holding its smallest group; else ``n``)."""
+    return m.get("n_min") if m.get("n_min") is not None else (m.get("n") or 0)
+
+
 def judge(m: dict, rule: Rule, gate: Gate, tests: int = 1) -> tuple[str, str]:
     """Verdict and a one-line reason for one metric record (``tests``: how many tests the gate corrects over).
 
     ``insufficient`` (fewer than ``min_n`` families) decides nothing; see the module docstring for the rest.
     """
-    value, n = m.get("value"), m.get("n_min") if m.get("n_min") is not None else (m.get("n") or 0)
+    value, n = m.get("value"), _families(m)
     if value is None:
         return "inconclusive", "no value (empty or degenerate group)"
-    if n < gate.min_n:
-        return "insufficient", f"{n} families < min_n = {gate.min_n}: too few to test"
+    if n < _min_n(rule, gate):
+        return "insufficient", f"{n} families < min_n = {_min_n(rule, gate)}: too few to test"
     kind, _ = rule.bound()
     value, lo, hi, bound = _oriented(m, rule)
     beyond = value > bound
@@ -239,12 +254,24 @@ def judge(m: dict, rule: Rule, gate: Gate, tests: int = 1) -> tuple[str, str]:
 
 
 def adjust_gated(gate: Gate, metrics: list[dict]) -> int:
-    """Adjust the p-values that ``significant`` rules use among themselves (descriptive tests keep theirs)."""
-    gated = [m for m in metrics if m.get("p_value") is not None and any(r.significant and r.selects(m)
-                                                                         for r in gate.rules)]
+    """Adjust the p-values that ``significant`` rules use among themselves (descriptive tests keep theirs).
+    Records with fewer than ``min_n`` families decide nothing, so they are not among the tests corrected."""
+    gated = [m for m in metrics if m.get("p_value") is not None
+             and any(r.significant and r.selects(m) and _families(m) >= _min_n(r, gate) for r in gate.rules)]
     for m, p in zip(gated, stats.adjust([m["p_value"] for m in gated], gate.correction)):
         m["p_adjusted"], m["adjusted_over"] = p, "gate"
     return len(gated)
+
+
+def comparison_sizes(gate: Gate, metrics: list[dict]) -> Counter:
+    """How many tests the gate corrects for each group (or term) of each comparison (suite x attribute x metric x
+    group: one test per class): the m of :func:`powered`. Power is a property of the group's data (its families
+    and their noise), so it is judged over the group's own tests; significance over every test the gate corrects."""
+    return Counter(_comparison(m) for m in metrics if m.get("adjusted_over") == "gate")
+
+
+def _comparison(m: dict) -> tuple:
+    return m.get("suite"), m.get("attribute"), m.get("metric"), m.get("group")
 
 
 def evidence(m: dict, rule: Rule) -> tuple:
@@ -265,11 +292,12 @@ def evidence(m: dict, rule: Rule) -> tuple:
 
 def evaluate(gate: Gate, metrics: list[dict], baseline=None) -> dict:
     corrected = adjust_gated(gate, metrics)
+    sizes = comparison_sizes(gate, metrics)
     regressed = regression(gate, metrics, baseline) if baseline is not None else None
     results = []
     for rule in gate.rules:
         selected = [m for m in metrics if rule.selects(m)]
-        judged = [(m, *judge(m, rule, gate, corrected)) for m in selected]
+        judged = [(m, *judge(m, rule, gate, sizes[_comparison(m)])) for m in selected]
         decided = [j for j in judged if j[1] != "insufficient"]
         too_small = sorted({_unit(j[0]) for j in judged if j[1] == "insufficient"})
         worst = None
@@ -279,7 +307,7 @@ def evaluate(gate: Gate, metrics: list[dict], baseline=None) -> dict:
         elif not judged:
             verdict, reason = "inconclusive", "no cases matched this rule: an empty selection is never a pass"
         elif not decided:
-            verdict, reason = "inconclusive", (f"every selected record has fewer than min_n = {gate.min_n} families: "
+            verdict, reason = "inconclusive", (f"every selected record has fewer than min_n = {_min_n(rule, gate)} families: "
                                                "too little data to test, never a pass")
         else:
             worst, verdict, reason = max(decided, key=lambda j: (ORDER[j[1]], evidence(j[0], rule)))

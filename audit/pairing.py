@@ -3,8 +3,9 @@
 For every record that is a mean over families or a ratio of per-family sums, the old and the new release's
 per-family sums (and the weights, which the releases share) keyed by the record's id:
 
-* counterfactual contrasts (``mean_shift``, ``label_shift``, ``flip_rate_difference``): the family contrast
-  of :func:`audit.matching.contrast`, weight 1 (the record is the mean over families);
+* counterfactual contrasts (``mean_shift``, ``label_shift``, ``flip_rate_difference``, ``term_shift``): the
+  family contrast of :func:`audit.matching.contrast` (``term_contrast``), weight 1 (the record is the mean over
+  families);
 * ``flip_rate`` and ``group_flip_rate`` (whole suite, per group, per pair of groups): discordant matched
   pairs over matched pairs;
 * ``mft_failure_rate`` (suite, template, class, group: the slices of audit/functional.py): failures over cases;
@@ -88,6 +89,7 @@ def _counterfactual(old, new, labels, suite, attribute, attributes) -> dict[str,
             if has.any():
                 key = _rid(name, suite, attribute, group=group, cls=cls)
                 out[key] = (d_new[has, g, c], d_old[has, g, c], np.ones(int(has.sum())))
+    out.update(_terms(m, new, tables[0][0], tables[1][0], labels, suite, attribute))
     (pairs, disc_new), (_, disc_old) = (matching.cross_pairs(t[3]) for t in tables)
     sizes = tables[0][3].sum(axis=2)
     fam = m.per_family
@@ -100,6 +102,22 @@ def _counterfactual(old, new, labels, suite, attribute, attributes) -> dict[str,
         p = sizes[:, i] * sizes[:, j]
         same_new, same_old = ((t[3][:, i] * t[3][:, j]).sum(axis=1) for t in tables)
         out[_rid("flip_rate", suite, attribute, group=f"{gi} vs {gj}")] = (fam(p - same_new), fam(p - same_old), fam(p))
+    return out
+
+
+def _terms(m: matching.Matched, new: pd.DataFrame, p_new: np.ndarray, p_old: np.ndarray, labels: list[str],
+           suite: str, attribute: str) -> dict[str, Units]:
+    """``term_shift``: the family contrasts of single terms (:func:`audit.matching.term_contrast`), as above."""
+    if "term" not in new:
+        return {}
+    terms = new.iloc[m.rows]["term"].fillna("").astype(str).to_numpy()
+    (d_new, names, _), (d_old, _, _) = (matching.term_contrast(m, terms, p) for p in (p_new, p_old))
+    out = {}
+    for (t, term), (c, cls) in itertools.product(enumerate(names), enumerate(labels)):
+        has = ~np.isnan(d_new[:, t, c])
+        if has.any():
+            out[_rid("term_shift", suite, attribute, group=term, cls=cls)] = (d_new[has, t, c], d_old[has, t, c],
+                                                                             np.ones(int(has.sum())))
     return out
 
 

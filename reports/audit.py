@@ -201,9 +201,11 @@ def rewritten_examples(cases: pd.DataFrame, per_rule: int = 2, limit: int = 30) 
 
 
 def render_html(results: dict, cases: pd.DataFrame) -> str:
+    from audit.calibration import MEASURED  # the default gate's measured error rates (methodology section)
+
     return render("audit.html.j2", r=results, top=top_disparities(results["metrics"], gate=results.get("gate")),
                   sections=sections(results, cases), insufficient=insufficient_records(results["gate"]),
-                  rewrites=rewritten_examples(cases),
+                  rewrites=rewritten_examples(cases), calibration=MEASURED,
                   families=records.methodology({m["metric"] for m in results["metrics"]}))
 
 

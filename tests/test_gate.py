@@ -100,7 +100,7 @@ def test_gate_from_yaml_and_pyproject(tmp_path):
     default, source = gates.load_gate()
     # the default gates disparities (issue 8); symmetric instability (flip_rate) only in the strict preset
     assert source.endswith("default_gate.yaml") and {r.metric for r in default.rules} == {
-        "mean_shift", "label_shift", "flip_rate_difference"}
+        "mean_shift", "term_shift", "label_shift", "flip_rate_difference"}
     strict, source = gates.load_gate("strict")
     assert source.endswith("strict_gate.yaml") and "flip_rate" in {r.metric for r in strict.rules}
     (tmp_path / "pyproject.toml").write_text("""[tool.fairaudit.gate]
