@@ -11,7 +11,7 @@ Verdict of one record against a rule:
 * ``significant: true``: **fail** when the estimate is beyond the bound *and* the excess is significant
   (adjusted p-value < alpha; without a test, the whole interval beyond the bound); beyond the bound but not
   significant, **pass** when the record is :func:`powered` (any shift of twice the bound would be significant
-  among its group's tests: the excess is noise the data can tell apart), else **inconclusive**; within it **pass**;
+  at the corrected level: the excess is noise the data can tell apart), else **inconclusive**; within it **pass**;
 * ``significant: false``: **fail** when the estimate is beyond the bound; **inconclusive** when the estimate
   is within it but the interval crosses it (the data cannot vouch for the model); otherwise **pass**.
 
@@ -35,7 +35,6 @@ a typo can never switch a rule off.
 from __future__ import annotations
 
 import tomllib
-from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -191,14 +190,15 @@ def _oriented(m: dict, rule: Rule) -> tuple[float, float | None, float | None, f
 
 
 def powered(m: dict, rule: Rule, gate: Gate, tests: int) -> bool:
-    """Whether the record's test would call any shift of twice the bound significant.
+    """Whether the record's test would call any shift of twice the bound significant at the corrected level.
 
     For a contrast tested against zero over F families (standard error ``se``, F - 1 df): the Bonferroni critical
-    value c = t_{1 - alpha / (2 m), F-1} over the m tests of the record's group (one per class,
-    :func:`comparison_sizes`); powered when c * se <= 2 * bound. A non-significant estimate of a powered record
-    lies below twice the bound, and a true shift of twice the bound would stand out among the group's tests. Few
-    families make both se and c large (the t quantile at 5 df is about twice that at 50), so a group seen in a
-    handful of families is not powered. Only ``max`` / ``max_abs`` rules over records that carry ``se`` qualify.
+    value c = t_{1 - alpha / (2 m), F-1} over the m tests the gate corrects (Holm's first step; a conservative
+    stand-in for its later steps and for BH); powered when c * se <= 2 * bound. A non-significant estimate of a
+    powered record then lies below twice the bound for sure, and a true shift of twice the bound is found at
+    least half the time. Few families make both se and c large (the t quantile far in the tail at 5 df is several
+    times that at 50), so a group seen in a handful of families is not powered. Only ``max`` / ``max_abs`` rules
+    over records that carry ``se`` qualify.
     """
     se, df = (m.get("details") or {}).get("se"), (m.get("details") or {}).get("df")
     kind, bound = rule.bound()
@@ -263,17 +263,6 @@ def adjust_gated(gate: Gate, metrics: list[dict]) -> int:
     return len(gated)
 
 
-def comparison_sizes(gate: Gate, metrics: list[dict]) -> Counter:
-    """How many tests the gate corrects for each group (or term) of each comparison (suite x attribute x metric x
-    group: one test per class): the m of :func:`powered`. Power is a property of the group's data (its families
-    and their noise), so it is judged over the group's own tests; significance over every test the gate corrects."""
-    return Counter(_comparison(m) for m in metrics if m.get("adjusted_over") == "gate")
-
-
-def _comparison(m: dict) -> tuple:
-    return m.get("suite"), m.get("attribute"), m.get("metric"), m.get("group")
-
-
 def evidence(m: dict, rule: Rule) -> tuple:
     """Sort key of the worst case among records of one verdict. First whether the record's group is the one
     harmed (``details.harm`` > 0: it moves away from the expected labels, or, without them, it receives *more*
@@ -292,12 +281,11 @@ def evidence(m: dict, rule: Rule) -> tuple:
 
 def evaluate(gate: Gate, metrics: list[dict], baseline=None) -> dict:
     corrected = adjust_gated(gate, metrics)
-    sizes = comparison_sizes(gate, metrics)
     regressed = regression(gate, metrics, baseline) if baseline is not None else None
     results = []
     for rule in gate.rules:
         selected = [m for m in metrics if rule.selects(m)]
-        judged = [(m, *judge(m, rule, gate, sizes[_comparison(m)])) for m in selected]
+        judged = [(m, *judge(m, rule, gate, corrected)) for m in selected]
         decided = [j for j in judged if j[1] != "insufficient"]
         too_small = sorted({_unit(j[0]) for j in judged if j[1] == "insufficient"})
         worst = None

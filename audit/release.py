@@ -132,10 +132,12 @@ def verdict(c: dict, alpha: float) -> tuple[str, str]:
 
 
 def evidence(c: dict) -> tuple:
-    """Worst first: verdict, how far the interval's near end passes the margin, then, of a two-group mirror pair
-    ("female p(sad) +0.04" / "male p(sad) -0.04"), the group that now receives more of the class."""
+    """Worst first: verdict, a group's record before a single term's (a group that regressed is named as the
+    group), how far the interval's near end passes the margin, then, of a two-group mirror pair ("female p(sad)
+    +0.04" / "male p(sad) -0.04"), the group that now receives more of the class."""
     near = c["oriented"] - (abs(c["ci"][1] - c["ci"][0]) / 2 if c.get("ci") else 0.0)
-    return ORDER[c["verdict"]], round(near - c["margin"], 9), c["delta"] > 0, c["harm"] is not None and c["harm"] > 0
+    return (ORDER[c["verdict"]], not c["id"].startswith("term_shift/"), round(near - c["margin"], 9), c["delta"] > 0,
+            c["harm"] is not None and c["harm"] > 0)
 
 
 def regressions(gate, metrics: list[dict], baseline: Baseline) -> list[dict]:
