@@ -118,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     from audit.console import print_summary
     from audit.run import AuditOptions, parse_label_map, run_audit
+    from audit.timing import process_age
     from core.suites import DEFAULT_SUITES
 
     opts = AuditOptions(
@@ -130,7 +131,7 @@ def cmd_run(args) -> int:
         precision=args.precision, max_tokens=args.max_tokens, allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code, allow_random_head=args.allow_random_head, progress=not args.quiet,
         engine=args.engine, ray_address=args.ray_address, workers=args.workers, robustness=args.robustness,
-        robustness_sample=args.robustness_sample)
+        robustness_sample=args.robustness_sample, startup_seconds=process_age())
     results = run_audit(opts)
     print_summary(results, Path(args.out))
     return 0 if args.no_fail else exit_code(results["gate"]["verdict"], args.allow_inconclusive)

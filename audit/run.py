@@ -20,7 +20,9 @@ from audit.models import load_model
 from audit import robustness as robust_
 from core.perturb import case_attributes, parse_robustness, perturb_texts
 from audit.predict import PredictionCache, score
+from audit.production import production_facts
 from audit.results import SCHEMA, Results, validate
+from audit.timing import PhaseClock
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
 from core.data import BUILTIN, load_data, read_table, require_columns
 from core.errors import InputError, check_number
@@ -64,6 +66,7 @@ class AuditOptions:
     workers: int | None = None       # Ray model replicas (default: one per GPU, else per CPU)
     robustness: str = "all"          # robustness plug-ins: all | none | typos,case,... (audit/robustness.py)
     robustness_sample: int = 50      # at most this many texts per robustness source (seeded sample)
+    startup_seconds: float | None = None  # process start to run_audit: the command line's (audit/timing.py)
 
 
 def check_options(opts: AuditOptions) -> None:
@@ -175,6 +178,7 @@ def data_cases(opts: AuditOptions, all_suites: dict, data: tuple | None = None) 
 
 def run_audit(opts: AuditOptions) -> dict:
     started = time.perf_counter()
+    clock = PhaseClock(opts.startup_seconds)  # results.json run.timings: the phases below, end to end
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     check_options(opts)  # every input is validated before any scoring
     gate, gate_source = gates.load_gate(opts.gate)
@@ -200,11 +204,13 @@ def run_audit(opts: AuditOptions) -> dict:
     attributes = [a for a in dict.fromkeys(case_attributes(list(all_suites.values())) +
                                            ([opts.group_col] if opts.group_col else [])) if a in cases.columns]
     cases = finalize(cases, attributes, unique=["family", "text"])  # each part is de-duplicated already
+    clock.mark("cases")
 
     model = load_model(opts.model, opts.labels, precision=opts.precision,  # with Ray the replicas take the GPUs
                        device="cpu" if engine else opts.device,
                        allow_pickle=opts.allow_pickle, trust_remote_code=opts.trust_remote_code,
                        allow_random_head=opts.allow_random_head)
+    clock.mark("model_load")
     check_labels(opts, cases, model.labels, all_suites)
     names = gates.names_in_run(cases, attributes, model.labels)
     for key, values in robust_.selector_names(robust).items():
@@ -213,11 +219,13 @@ def run_audit(opts: AuditOptions) -> dict:
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
+        clock.mark("scoring")
         robust_probs, robust_timing = _score_robustness(model, robust, dict(zip(cases["text"], probs)), cache,
                                                         opts, engine)
     finally:
         if cache:
             cache.close()
+    clock.mark("robustness")
     labels = model.labels
     cases, robust = _scored(cases, probs, labels), _scored(robust, robust_probs, labels)
     mapped = cases["expected_label"].map(lambda x: None if x is None else opts.label_map.get(x, x))
@@ -231,8 +239,12 @@ def run_audit(opts: AuditOptions) -> dict:
     if baseline is not None and not {m["id"] for m in metrics} & {m["id"] for m in baseline}:
         raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
                          f"attributes or labels?): nothing to compare against")
+    clock.mark("metrics")
     verdicts = gates.evaluate(gate, metrics, baseline)
     verdicts["allow_inconclusive"] = opts.allow_inconclusive
+    clock.mark("gate")
+    production = production_facts(model, cases["text"].tolist(), timing, opts.precision, opts.seed)
+    clock.mark("production")
     wall = time.perf_counter() - started
     results = {
         "schema": SCHEMA,
@@ -259,8 +271,9 @@ def run_audit(opts: AuditOptions) -> dict:
         "metrics": metrics,
         "functional": functional,
         "gate": verdicts,
+        "production": production,
     }
-    write_outputs(Path(opts.out), results, cases)
+    write_outputs(Path(opts.out), results, cases, clock)
     return results
 
 
@@ -286,16 +299,23 @@ def _score_robustness(model, robust: pd.DataFrame, scored: dict, cache, opts: Au
     return np.stack([known[t] for t in robust["text"]]), timing
 
 
-def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
+def write_outputs(out: Path, results: dict, cases: pd.DataFrame, clock: PhaseClock | None = None) -> None:
     """The outputs appear together: staged beside ``out``, published with ``results.json`` last (the completion
-    marker that ``report``, ``compare`` and ``--baseline`` require)."""
+    marker that ``report``, ``compare`` and ``--baseline`` require). With ``clock``, ``run.timings`` and
+    ``run.wall_seconds`` are set as the last file is written: the reports show the phases before writing."""
     from reports.audit import write_reports
 
+    if clock:
+        results["run"]["timings"] = clock.breakdown()
     clean = _clean(results)
     Results.model_validate(clean)  # what is published matches results.schema.json (a mismatch is a bug: traceback)
     with published_folder(out, last="results.json", stale=STALE) as staging:
         write_parquet(staging / "cases.parquet", cases)
         write_reports(staging, clean, cases)
+        if clock:
+            clock.mark("writing")  # results.json's own serialisation (milliseconds) is the only time not booked
+            results["run"]["timings"] = clean["run"]["timings"] = clock.breakdown()
+            results["run"]["wall_seconds"] = clean["run"]["wall_seconds"] = round(clock.elapsed, 3)
         write_json(staging / "results.json", clean)
 
 

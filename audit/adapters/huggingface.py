@@ -3,7 +3,9 @@ or ``bundled:all-MiniLM-L6-v2``; labels from ``config.json`` ``id2label``.
 
 Texts are tokenised once, sorted by length and cut into batches under a token budget
 (:func:`core.batching.token_budget_batches`), then run through the shared forward loop
-(:func:`core.forward.forward`: ``inference_mode``, autocast by precision, softmax).
+(:func:`core.forward.forward`: ``inference_mode``, autocast by precision, softmax). Reduced precision on a
+CPU is exact (:func:`core.forward.forward_exact`): texts whose top-two margin is small are re-scored in fp32, so
+the predicted labels are fp32's.
 """
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ import torch
 from core.batching import token_budget_batches
 from core.classifier import Adapter, LoadOptions
 from core.errors import InputError
-from core.forward import autocast_dtype, forward
-from core.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device
+from core.forward import PRECISIONS, autocast_dtype, forward, forward_exact
+from core.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device, resolve_model_path
 
 DEFAULT_MAX_TOKENS = 8192  # padded tokens per batch when the caller names no budget
 
@@ -40,7 +42,7 @@ class HFClassifier(Adapter):
         self.tokenizer = load_tokenizer(name, trust_remote_code=trust_remote_code)
         check_vocabulary(name, self.tokenizer, self.model)
         self.labels = label_names(self.model)
-        self.dtype = autocast_dtype(precision, self.device)
+        self._set_precision(precision)
         self.max_length = min(getattr(self.tokenizer, "model_max_length", 512) or 512, 512)
         self._fingerprint: str | None = None
 
@@ -74,8 +76,26 @@ class HFClassifier(Adapter):
         versions = [md.version(p) for p in ("torch", "transformers")]
         folder = Path(self.name)  # model code shipped in the folder (--trust-remote-code) changes predictions too
         code = [hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*.py"))] if folder.is_dir() else []
-        return hashlib.sha256(repr((self.fingerprint, str(self.dtype), self.max_length, versions, code)).encode()
-                              ).hexdigest()
+        key = (self.fingerprint, str(self.dtype), self.max_length, versions, code) + (("exact",) if self.exact else ())
+        return hashlib.sha256(repr(key).encode()).hexdigest()
+
+    def _set_precision(self, precision: str) -> None:
+        """The autocast dtype (``auto`` resolved on this device) and whether it runs exact (reduced precision
+        on a CPU: labels equal fp32's, :func:`core.forward.forward_exact`)."""
+        self.dtype = autocast_dtype(precision, self.device, self.model)
+        self.exact = self.dtype is not None and self.device.type == "cpu"
+        self.precision = next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
+        self.exactness: dict | None = None  # counts over this model's exact-mode calls, and the calibration
+        self._bound: float | None = None
+
+    @property
+    def folder(self) -> str | None:
+        """The local folder the weights came from (size on disk), None for a hub id."""
+        path = Path(resolve_model_path(self.name))
+        return str(path) if path.is_dir() else None
+
+    def cuda_peak_mb(self) -> float | None:
+        return torch.cuda.max_memory_allocated(self.device) / 2 ** 20 if self.device.type == "cuda" else None
 
     @property
     def n_parameters(self) -> int:
@@ -105,8 +125,22 @@ class HFClassifier(Adapter):
             if on_batch:
                 on_batch(batch, probs)
 
-        return forward(self.model, ids, batches, self.tokenizer.pad_token_id or 0, self.device, self.dtype,
-                       softmax=True, on_batch=finished).numpy()
+        pad = self.tokenizer.pad_token_id or 0
+        if self.exact:
+            probs, report = forward_exact(self.model, ids, pad, self.device, self.dtype, max_tokens, finished,
+                                          bound=self._bound)
+            self._count(report)
+            return probs.numpy()
+        return forward(self.model, ids, batches, pad, self.device, self.dtype, softmax=True, on_batch=finished).numpy()
+
+    def _count(self, report: dict) -> None:
+        """The first exact call calibrates the bound; later calls reuse it and add to the counts."""
+        if self._bound is None:
+            self._bound, self.exactness = report["bound"], dict(report)
+            return
+        e = self.exactness
+        e["texts"], e["rescored"] = e["texts"] + report["texts"], e["rescored"] + report["rescored"]
+        e["rescored_share"] = e["rescored"] / max(1, e["texts"] - e["sample"])
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.predict_batches(texts, DEFAULT_MAX_TOKENS)
@@ -116,4 +150,4 @@ class HFClassifier(Adapter):
         no GPU while the workers do)."""
         self.device = pick_device(device)
         self.model.to(self.device)
-        self.dtype = autocast_dtype(precision, self.device)
+        self._set_precision(precision)
