@@ -26,7 +26,6 @@ from audit.timing import PhaseClock
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
 from core.data import BUILTIN, load_data, read_table, require_columns
 from core.errors import InputError, check_number
-from core.model import pick_device
 from reports.files import check_writable, published_folder, write_json, write_parquet
 
 OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last
@@ -76,7 +75,10 @@ def check_options(opts: AuditOptions) -> None:
     check_number("--max-cases", opts.max_cases, 0, low_open=True)
     check_number("--robustness-sample", opts.robustness_sample, 0, low_open=True)
     parse_robustness(opts.robustness)
-    pick_device(opts.device)
+    if opts.device != "auto":  # auto is always valid; checking another device needs torch
+        from core.model import pick_device
+
+        pick_device(opts.device)
     for option, value in (("--label-col", opts.label_col), ("--group-col", opts.group_col)):
         if value and not opts.data:
             raise InputError(f"{option} {value}: needs --data (a column of which data set?)")

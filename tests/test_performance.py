@@ -121,3 +121,16 @@ def test_process_startup_is_booked(tmp_path):
     code = "import time; time.sleep(0.4); from audit.timing import process_age; print(process_age())"
     age = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert 0.4 <= age < 30
+
+
+def test_a_callable_audit_never_imports_torch(tmp_path):
+    """Lazy imports: only a Hugging Face model pays for torch and transformers (seconds of start-up)."""
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parent.parent / "scripts" / "scale_check.py"
+    code = (f"import sys; from audit.__main__ import main; main(['run', '--model', {str(script) + ':predict'!r}, "
+            f"'--suite', 'identity', '--max-cases', '300', '--robustness-sample', '10', '--out', {str(tmp_path)!r}, "
+            "'--cache-dir', '', '-q', '--no-fail']); print(sorted({'torch', 'transformers'} & set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    assert json.loads((tmp_path / "results.json").read_text())["production"]["parameters"] is None

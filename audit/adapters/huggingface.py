@@ -16,13 +16,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from core.batching import token_budget_batches
 from core.classifier import Adapter, LoadOptions
 from core.errors import InputError
-from core.forward import PRECISIONS, autocast_dtype, forward, forward_exact
-from core.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device, resolve_model_path
+
+# torch and transformers (core.batching, core.forward, core.model) are imported when a model of this kind is
+# loaded, not when the kind is registered: auditing a callable never pays for them (seconds of start-up)
 
 DEFAULT_MAX_TOKENS = 8192  # padded tokens per batch when the caller names no budget
 
@@ -34,6 +33,8 @@ class HFClassifier(Adapter):
 
     def __init__(self, name: str, device: str = "auto", precision: str = "auto", allow_pickle: bool = False,
                  trust_remote_code: bool = False, allow_random_head: bool = False):
+        from core.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device
+
         self.name = name
         self.device = pick_device(device)
         self.model = load_classifier(name, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
@@ -60,6 +61,8 @@ class HFClassifier(Adapter):
     def fingerprint(self) -> str:
         """sha256 over every weight tensor and the tokenizer vocabulary: changes whenever predictions could."""
         if self._fingerprint is None:
+            import torch
+
             h = hashlib.sha256()
             for key, tensor in sorted(self.model.state_dict().items()):
                 h.update(key.encode())
@@ -82,6 +85,8 @@ class HFClassifier(Adapter):
     def _set_precision(self, precision: str) -> None:
         """The autocast dtype (``auto`` resolved on this device) and whether it runs exact (reduced precision
         on a CPU: labels equal fp32's, :func:`core.forward.forward_exact`)."""
+        from core.forward import PRECISIONS, autocast_dtype
+
         self.dtype = autocast_dtype(precision, self.device, self.model)
         self.exact = self.dtype is not None and self.device.type == "cpu"
         self.precision = next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
@@ -91,10 +96,14 @@ class HFClassifier(Adapter):
     @property
     def folder(self) -> str | None:
         """The local folder the weights came from (size on disk), None for a hub id."""
+        from core.model import resolve_model_path
+
         path = Path(resolve_model_path(self.name))
         return str(path) if path.is_dir() else None
 
     def cuda_peak_mb(self) -> float | None:
+        import torch
+
         return torch.cuda.max_memory_allocated(self.device) / 2 ** 20 if self.device.type == "cuda" else None
 
     @property
@@ -110,11 +119,16 @@ class HFClassifier(Adapter):
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
 
     def plan_batches(self, texts: list[str], max_tokens: int) -> list[list[int]]:
+        from core.batching import token_budget_batches
+
         return token_budget_batches([len(x) for x in self.encode(texts)], max_tokens)
 
     def predict_batches(self, texts: list[str], max_tokens: int,
                         on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> np.ndarray:
         """Tokenised once: the plan and the forward pass share the token ids. Returns every probability too."""
+        from core.batching import token_budget_batches
+        from core.forward import forward, forward_exact
+
         ids = self.encode(texts)
         batches = token_budget_batches([len(x) for x in ids], max_tokens)
 
@@ -148,6 +162,8 @@ class HFClassifier(Adapter):
     def place(self, device: str, precision: str) -> None:
         """The GPU Ray assigned to this replica, if any; ``auto`` precision resolved there (the driver may have
         no GPU while the workers do)."""
+        from core.model import pick_device
+
         self.device = pick_device(device)
         self.model.to(self.device)
         self._set_precision(precision)
