@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +16,8 @@ from core import forward as fwd
 from core.batching import token_budget_batches
 from core.cases import build_cases
 from core.suites import load_suites
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -125,12 +128,28 @@ def test_process_startup_is_booked(tmp_path):
 
 def test_a_callable_audit_never_imports_torch(tmp_path):
     """Lazy imports: only a Hugging Face model pays for torch and transformers (seconds of start-up)."""
-    from pathlib import Path
-
-    script = Path(__file__).resolve().parent.parent / "scripts" / "scale_check.py"
+    script = ROOT / "scripts" / "scale_check.py"
     code = (f"import sys; from audit.__main__ import main; main(['run', '--model', {str(script) + ':predict'!r}, "
             f"'--suite', 'identity', '--max-cases', '300', '--robustness-sample', '10', '--out', {str(tmp_path)!r}, "
             "'--cache-dir', '', '-q', '--no-fail']); print(sorted({'torch', 'transformers'} & set(sys.modules)))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "[]"
     assert json.loads((tmp_path / "results.json").read_text())["production"]["parameters"] is None
+
+
+def test_scale_check_audit_shape(tmp_path):
+    """The scale check's audit (scripts/scale_check.py) at a small size: every row becomes a case, each gendered
+    row a family of two, and the group slice and gender metrics come out (its speed is the script's figure)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import scale_check
+
+    n = 1200
+    scale_check.write_data(tmp_path / "d.csv", n)
+    opts = AuditOptions(model=f"{ROOT / 'scripts' / 'scale_check.py'}:predict", out=str(tmp_path / "a"),
+                        suites=[], data=str(tmp_path / "d.csv"), label_col="label", group_col="group",
+                        robustness="none", cache_dir="", progress=False)
+    results = run_audit(opts)
+    by_suite = results["coverage"]["cases_by_suite"]
+    assert sum(by_suite.values()) == results["run"]["cases"] == 2 * n  # n//2 families of 2, n//2 originals, n rows
+    ids = {m["id"].split("/")[0] + "/" + m["attribute"] for m in results["metrics"]}
+    assert {"dp_difference/group", "flip_rate/gender"} <= ids
