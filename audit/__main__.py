@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "(0: fast binomial bootstrap / Wilson)")
     r.add_argument("--cache-dir", default=".fairaudit-cache", help="prediction cache folder ('' to disable)")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 on CUDA")
+    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: bf16 on CUDA, on a CPU bf16 only where native and measured faster; bf16/fp16 on a CPU "
+                        "are exact (small-margin texts re-scored in fp32: the labels are fp32's)")
     r.add_argument("--max-tokens", type=int, default=8192, help="token budget per inference batch")
     r.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
     r.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder / hub")
