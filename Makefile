@@ -68,6 +68,7 @@ bench: install
 	$(BIN)/python .ci/help_times.py
 	$(BIN)/python -m finetune bench --data smile --data-dir $(DATA_DIR)
 	$(BIN)/python -m audit bench --model $(DEMO_OUT)/model --data-dir $(DATA_DIR)
+	$(BIN)/python scripts/perf_bench.py --model $(DEMO_OUT)/model --data-dir $(DATA_DIR) --runs 3
 
 # the installable package: suites, gate and report templates inside (tests/test_packaging.py installs one)
 wheel: install

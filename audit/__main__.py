@@ -67,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                          "(0: fast binomial bootstrap / Wilson)")
     r.add_argument("--cache-dir", default=".fairaudit-cache", help="prediction cache folder ('' to disable)")
     r.add_argument("--device", default="auto", help="auto | cpu | cuda")
-    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"], help="auto: bf16 on CUDA")
+    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+                   help="auto: bf16 on CUDA, on a CPU bf16 only where native and measured faster; bf16/fp16 on a CPU "
+                        "are exact (small-margin texts re-scored in fp32: the labels are fp32's)")
     r.add_argument("--max-tokens", type=int, default=8192, help="token budget per inference batch")
     r.add_argument("--allow-pickle", action="store_true", help="allow pickle weights (can run code)")
     r.add_argument("--trust-remote-code", action="store_true", help="allow model code from the model folder / hub")
@@ -123,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args) -> int:
     from audit.console import print_summary
     from audit.run import AuditOptions, parse_label_map, run_audit
+    from audit.timing import process_age
     from core.suites import suite_names
 
     opts = AuditOptions(
@@ -135,7 +138,7 @@ def cmd_run(args) -> int:
         precision=args.precision, max_tokens=args.max_tokens, allow_pickle=args.allow_pickle,
         trust_remote_code=args.trust_remote_code, allow_random_head=args.allow_random_head, progress=not args.quiet,
         engine=args.engine, ray_address=args.ray_address, workers=args.workers, robustness=args.robustness,
-        robustness_sample=args.robustness_sample)
+        robustness_sample=args.robustness_sample, startup_seconds=process_age())
     results = run_audit(opts)
     print_summary(results, Path(args.out))
     return 0 if args.no_fail else exit_code(results["gate"]["verdict"], args.allow_inconclusive)

@@ -51,6 +51,14 @@ class Scoring(_Open):
     cache_stale: bool | None = None
 
 
+class Timings(_Strict):
+    """Where the wall time went (audit/timing.py): phases end to end, so that they add up to ``total_seconds``;
+    ``process``: the process's start-up (interpreter, imports) is in, as ``startup``."""
+    phases: dict[str, float]
+    total_seconds: float
+    process: bool = False
+
+
 class RunInfo(_Open):
     started_at: str
     wall_seconds: float
@@ -66,6 +74,7 @@ class RunInfo(_Open):
     python: str | None = None
     platform: str | None = None
     versions: dict[str, str] = {}
+    timings: Timings | None = None
 
 
 class ModelInfo(_Open):
@@ -76,6 +85,37 @@ class ModelInfo(_Open):
     parameters: int | None = None
     device: str | None = None
     latency_ms_per_sentence: float | None = None
+
+
+class Latency(_Strict):
+    n: int
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    mean_ms: float | None = None
+
+
+class Exactness(_Strict):
+    """Reduced precision on a CPU made exact (core/forward.py ``forward_exact``): labels equal fp32's."""
+    texts: int
+    sample: int
+    eps: float | None = None  # largest |p_low - p_fp32| on the seeded calibration sample
+    safety: float
+    bound: float              # texts with top-two margin below it are re-scored in fp32
+    rescored: int
+    rescored_share: float
+
+
+class Production(_Open):
+    """What a deploying team asks (audit/production.py)."""
+    latency_batch1: Latency | None = None
+    throughput_sentences_per_s: float | None = None
+    peak_rss_mb: float | None = None
+    peak_gpu_memory_mb: float | None = None
+    parameters: int | None = None
+    size_on_disk_mb: float | None = None
+    device: str | None = None
+    precision: str | None = None
+    exactness: Exactness | None = None
 
 
 class SuiteInfo(_Strict):
@@ -229,6 +269,7 @@ class Results(BaseModel):
     robustness: Section | None = None  # robustness perturbations (audit/robustness.py)
     functional: Section | None = None  # CheckList MFT / DIR tests
     release: Release | None = None     # the comparison with an old release (audit/release.py)
+    production: Production | None = None  # latency, memory, size, precision (audit/production.py)
 
     def to_json(self) -> dict:
         """The plain JSON form the templates read: the file's own keys (``class`` for ``cls``), no defaults

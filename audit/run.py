@@ -20,7 +20,9 @@ from audit.models import load_model
 from audit import robustness as robust_
 from core.perturb import case_attributes, parse_robustness, perturb_texts, swap_summary
 from audit.predict import PredictionCache, score
+from audit.production import production_facts
 from audit.results import SCHEMA, Results, validate
+from audit.timing import PhaseClock
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
 from core.data import BUILTIN, load_data, read_table, require_columns, resolve_data_dir
 from core.errors import InputError, check_number
@@ -65,6 +67,7 @@ class AuditOptions:
     workers: int | None = None       # Ray model replicas (default: one per GPU, else per CPU)
     robustness: str = "all"          # robustness plug-ins: all | none | typos,case,... (audit/robustness.py)
     robustness_sample: int = 50      # at most this many texts per robustness source (seeded sample)
+    startup_seconds: float | None = None  # process start to run_audit: the command line's (audit/timing.py)
 
 
 def check_options(opts: AuditOptions) -> None:
@@ -74,7 +77,10 @@ def check_options(opts: AuditOptions) -> None:
     check_number("--max-cases", opts.max_cases, 0, low_open=True)
     check_number("--robustness-sample", opts.robustness_sample, 0, low_open=True)
     parse_robustness(opts.robustness)
-    pick_device(opts.device)
+    if opts.device != "auto":  # auto is always valid; checking another device needs torch
+        from core.model import pick_device
+
+        pick_device(opts.device)
     for option, value in (("--label-col", opts.label_col), ("--group-col", opts.group_col)):
         if value and not opts.data:
             raise InputError(f"{option} {value}: needs --data (a column of which data set?)")
@@ -197,6 +203,7 @@ def data_cases(opts: AuditOptions, all_suites: dict, data: tuple | None = None) 
 
 def run_audit(opts: AuditOptions) -> dict:
     started = time.perf_counter()
+    clock = PhaseClock(opts.startup_seconds)  # results.json run.timings: the phases below, end to end
     started_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     check_options(opts)  # every input is validated before any scoring
     gate, gate_source = gates.load_gate(opts.gate)
@@ -222,12 +229,14 @@ def run_audit(opts: AuditOptions) -> dict:
     attributes = [a for a in dict.fromkeys(case_attributes(list(all_suites.values())) +
                                            ([opts.group_col] if opts.group_col else [])) if a in cases.columns]
     cases = finalize(cases, attributes, unique=["family", "text"])  # each part is de-duplicated already
+    clock.mark("cases")
 
     model = _load(opts, opts.model, engine)
     old_model = _load(opts, opts.baseline_model, engine) if opts.baseline_model else None
     if old_model is not None and old_model.labels != model.labels:
         raise InputError(f"--baseline-model {opts.baseline_model}: its labels ({', '.join(old_model.labels)}) are not "
                          f"those of --model ({', '.join(model.labels)}): the releases cannot be compared")
+    clock.mark("model_load")
     check_labels(opts, cases, model.labels, all_suites)
     names = gates.names_in_run(cases, attributes, model.labels)
     for key, values in robust_.selector_names(robust).items():
@@ -236,6 +245,7 @@ def run_audit(opts: AuditOptions) -> dict:
     cache = PredictionCache(Path(opts.cache_dir) / "predictions.sqlite") if opts.cache_dir else None
     try:
         probs, timing = score(model, cases["text"].tolist(), cache, opts.max_tokens, opts.progress, engine)
+        clock.mark("scoring")
         robust_probs, robust_timing = _score_robustness(model, robust, dict(zip(cases["text"], probs)), cache,
                                                         opts, engine)
         if old_model is not None:
@@ -245,6 +255,7 @@ def run_audit(opts: AuditOptions) -> dict:
     finally:
         if cache:
             cache.close()
+    clock.mark("robustness")
     labels = model.labels
     mapped = cases["expected_label"].map(lambda x: None if x is None else opts.label_map.get(x, x))
     cases["y_true"] = mapped.where(mapped.isin(labels), None)
@@ -264,8 +275,12 @@ def run_audit(opts: AuditOptions) -> dict:
         if not {m["id"] for m in metrics} & {m["id"] for m in baseline.records}:
             raise InputError(f"--baseline {opts.baseline}: shares no metric record with this run (other suites, "
                              f"attributes or labels?): nothing to compare against")
+    clock.mark("metrics")
     verdicts = gates.evaluate(gate, metrics, baseline)
     verdicts["allow_inconclusive"] = opts.allow_inconclusive
+    clock.mark("gate")
+    production = production_facts(model, cases["text"].tolist(), timing, opts.precision, opts.seed)
+    clock.mark("production")
     wall = time.perf_counter() - started
     results = {
         "schema": SCHEMA,
@@ -294,8 +309,9 @@ def run_audit(opts: AuditOptions) -> dict:
         "functional": functional,
         "gate": verdicts,
         "release": release.section(baseline) if baseline is not None else None,
+        "production": production,
     }
-    write_outputs(Path(opts.out), results, cases)
+    write_outputs(Path(opts.out), results, cases, clock)
     return results
 
 
@@ -346,16 +362,23 @@ def _score_robustness(model, robust: pd.DataFrame, scored: dict, cache, opts: Au
     return np.stack([known[t] for t in robust["text"]]), timing
 
 
-def write_outputs(out: Path, results: dict, cases: pd.DataFrame) -> None:
+def write_outputs(out: Path, results: dict, cases: pd.DataFrame, clock: PhaseClock | None = None) -> None:
     """The outputs appear together: staged beside ``out``, published with ``results.json`` last (the completion
-    marker that ``report``, ``compare`` and ``--baseline`` require)."""
+    marker that ``report``, ``compare`` and ``--baseline`` require). With ``clock``, ``run.timings`` and
+    ``run.wall_seconds`` are set as the last file is written: the reports show the phases before writing."""
     from reports.audit import write_reports
 
+    if clock:
+        results["run"]["timings"] = clock.breakdown()
     clean = _clean(results)
     Results.model_validate(clean)  # what is published matches results.schema.json (a mismatch is a bug: traceback)
     with published_folder(out, last="results.json", stale=STALE) as staging:
         write_parquet(staging / "cases.parquet", cases)
         write_reports(staging, clean, cases)
+        if clock:
+            clock.mark("writing")  # results.json's own serialisation (milliseconds) is the only time not booked
+            results["run"]["timings"] = clean["run"]["timings"] = clock.breakdown()
+            results["run"]["wall_seconds"] = clean["run"]["wall_seconds"] = round(clock.elapsed, 3)
         write_json(staging / "results.json", clean)
 
 

@@ -110,25 +110,23 @@ def worst_families(cases: pd.DataFrame, labels: list[str], suite: str, attribute
         return []
     sub = sub.iloc[m.rows]
     probs = sub[[f"p_{l}" for l in labels]].to_numpy()
-    order = np.argsort(m.stratum, kind="stable")
-    bounds = np.flatnonzero(np.diff(np.r_[-1, m.stratum[order], m.shape[1]]))
-    scored = []
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        idx = order[a:b]
-        p = probs[idx]
-        spread = float((p.max(axis=0) - p.min(axis=0)).max())
-        scored.append((sub["pred"].iloc[idx].nunique() > 1, spread, idx))
-    scored.sort(key=lambda t: (t[0], t[1]), reverse=True)
+    # per stratum, vectorised (a Python loop over strata took most of the writing time at 10^4 families)
+    by = pd.DataFrame(probs).groupby(m.stratum, sort=True)
+    spread = (by.max() - by.min()).max(axis=1)
+    flips = pd.Series(sub["pred"].to_numpy()).groupby(m.stratum, sort=True).nunique() > 1
+    ids = spread.index.to_numpy()
+    top = np.lexsort((ids, -spread.to_numpy(), -flips.to_numpy(dtype=int)))[:limit]  # flips, then spread; ties: first
     out = []
-    for flips, spread, idx in scored[:limit]:
+    for k in top:
+        idx, flips_k, spread_k = np.flatnonzero(m.stratum == ids[k]), bool(flips.iloc[k]), float(spread.iloc[k])
         rows = sub.iloc[idx]
         cls = int(np.argmax(probs[idx].max(axis=0) - probs[idx].min(axis=0)))
         members = [{"pieces": split_term(r["text"], r["term"]), "group": r[attribute], "pred": r["pred"],
                     "p": float(r[f"p_{labels[cls]}"])} for _, r in rows.iterrows()]
         members.sort(key=lambda x: -x["p"])
         shown = members if len(members) <= 12 else members[:6] + members[-6:]  # both ends of the spread
-        out.append({"family": rows["family"].iloc[0], "template": rows["template"].iloc[0], "flips": flips,
-                    "spread": spread, "cls": labels[cls], "members": shown, "more": len(members) - len(shown)})
+        out.append({"family": rows["family"].iloc[0], "template": rows["template"].iloc[0], "flips": flips_k,
+                    "spread": spread_k, "cls": labels[cls], "members": shown, "more": len(members) - len(shown)})
     return out
 
 

@@ -4,7 +4,8 @@
 #   DATA_DIR=../shared/data scripts/gpu_check.sh            # writes everything under $OUT (default runs/gpu-check)
 # Records: finetune bench --config bert-base (bf16 vs the seed-style loop), a 10-epoch SMILE fine-tune of a
 # bert-base-sized model (target < 60 s on one H100/H200-class GPU), audit bench with a bert-base-sized
-# classifier (sentences/s and % of the bf16 FLOP bound; target >= 50,000 sentences/s), the Ray engine with one
+# classifier (sentences/s and % of the bf16 FLOP bound; target >= 50,000 sentences/s), a whole `audit run --suite
+# eec` with its timing breakdown and production facts (issue 19), the Ray engine with one
 # worker per GPU, and a 2-process DDP fine-tune when the machine has 2 GPUs. Models are randomly initialised
 # bert-base configs (no hub downloads): the figures are throughput, not quality.
 set -uo pipefail
@@ -58,6 +59,10 @@ fi
 
 step "audit bench: bert-base-sized classifier on the EEC (target >= 50,000 sentences/s)"
 run "$PY" -m audit bench --model "$OUT/bert-base-clf" --data-dir "$DATA_DIR"
+
+step "audit run --suite eec: the whole audit on the GPU, where its time goes (run.timings) and production facts"
+run "$PY" -m audit run --model "$OUT/bert-base-clf" --suite eec --cache-dir '' --out "$OUT/audit-eec" -q --no-fail
+run "$PY" -c "import json, sys; r = json.load(open(sys.argv[1])); t = r['run']['timings']; print('timings (s):', t['phases'], 'total', t['total_seconds']); print('production:', json.dumps(r['production']))" "$OUT/audit-eec/results.json"
 
 step "audit bench --engine ray: one worker per GPU"
 run "$PY" -m audit bench --model "$OUT/bert-base-clf" --data-dir "$DATA_DIR" --engine ray --workers "$NGPU"

@@ -3,7 +3,9 @@ or ``bundled:all-MiniLM-L6-v2``; labels from ``config.json`` ``id2label``.
 
 Texts are tokenised once, sorted by length and cut into batches under a token budget
 (:func:`core.batching.token_budget_batches`), then run through the shared forward loop
-(:func:`core.forward.forward`: ``inference_mode``, autocast by precision, softmax).
+(:func:`core.forward.forward`: ``inference_mode``, autocast by precision, softmax). Reduced precision on a
+CPU is exact (:func:`core.forward.forward_exact`): texts whose top-two margin is small are re-scored in fp32, so
+the predicted labels are fp32's.
 """
 from __future__ import annotations
 
@@ -14,13 +16,12 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from core.batching import token_budget_batches
 from core.classifier import Adapter, LoadOptions
 from core.errors import InputError
-from core.forward import autocast_dtype, forward
-from core.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device
+
+# torch and transformers (core.batching, core.forward, core.model) are imported when a model of this kind is
+# loaded, not when the kind is registered: auditing a callable never pays for them (seconds of start-up)
 
 DEFAULT_MAX_TOKENS = 8192  # padded tokens per batch when the caller names no budget
 
@@ -32,6 +33,8 @@ class HFClassifier(Adapter):
 
     def __init__(self, name: str, device: str = "auto", precision: str = "auto", allow_pickle: bool = False,
                  trust_remote_code: bool = False, allow_random_head: bool = False):
+        from core.model import check_vocabulary, label_names, load_classifier, load_tokenizer, pick_device
+
         self.name = name
         self.device = pick_device(device)
         self.model = load_classifier(name, allow_pickle=allow_pickle, trust_remote_code=trust_remote_code,
@@ -40,7 +43,7 @@ class HFClassifier(Adapter):
         self.tokenizer = load_tokenizer(name, trust_remote_code=trust_remote_code)
         check_vocabulary(name, self.tokenizer, self.model)
         self.labels = label_names(self.model)
-        self.dtype = autocast_dtype(precision, self.device)
+        self._set_precision(precision)
         self.max_length = min(getattr(self.tokenizer, "model_max_length", 512) or 512, 512)
         self._fingerprint: str | None = None
 
@@ -58,6 +61,8 @@ class HFClassifier(Adapter):
     def fingerprint(self) -> str:
         """sha256 over every weight tensor and the tokenizer vocabulary: changes whenever predictions could."""
         if self._fingerprint is None:
+            import torch
+
             h = hashlib.sha256()
             for key, tensor in sorted(self.model.state_dict().items()):
                 h.update(key.encode())
@@ -74,8 +79,32 @@ class HFClassifier(Adapter):
         versions = [md.version(p) for p in ("torch", "transformers")]
         folder = Path(self.name)  # model code shipped in the folder (--trust-remote-code) changes predictions too
         code = [hashlib.sha256(f.read_bytes()).hexdigest() for f in sorted(folder.glob("*.py"))] if folder.is_dir() else []
-        return hashlib.sha256(repr((self.fingerprint, str(self.dtype), self.max_length, versions, code)).encode()
-                              ).hexdigest()
+        key = (self.fingerprint, str(self.dtype), self.max_length, versions, code) + (("exact",) if self.exact else ())
+        return hashlib.sha256(repr(key).encode()).hexdigest()
+
+    def _set_precision(self, precision: str) -> None:
+        """The autocast dtype (``auto`` resolved on this device) and whether it runs exact (reduced precision
+        on a CPU: labels equal fp32's, :func:`core.forward.forward_exact`)."""
+        from core.forward import PRECISIONS, autocast_dtype
+
+        self.dtype = autocast_dtype(precision, self.device, self.model)
+        self.exact = self.dtype is not None and self.device.type == "cpu"
+        self.precision = next(name for name, dtype in PRECISIONS.items() if dtype == self.dtype)
+        self.exactness: dict | None = None  # counts over this model's exact-mode calls, and the calibration
+        self._bound: float | None = None
+
+    @property
+    def folder(self) -> str | None:
+        """The local folder the weights came from (size on disk), None for a hub id."""
+        from core.model import resolve_model_path
+
+        path = Path(resolve_model_path(self.name))
+        return str(path) if path.is_dir() else None
+
+    def cuda_peak_mb(self) -> float | None:
+        import torch
+
+        return torch.cuda.max_memory_allocated(self.device) / 2 ** 20 if self.device.type == "cuda" else None
 
     @property
     def n_parameters(self) -> int:
@@ -90,11 +119,16 @@ class HFClassifier(Adapter):
         return self.tokenizer(texts, truncation=True, max_length=self.max_length)["input_ids"]
 
     def plan_batches(self, texts: list[str], max_tokens: int) -> list[list[int]]:
+        from core.batching import token_budget_batches
+
         return token_budget_batches([len(x) for x in self.encode(texts)], max_tokens)
 
     def predict_batches(self, texts: list[str], max_tokens: int,
                         on_batch: Callable[[list[int], np.ndarray], None] | None = None) -> np.ndarray:
         """Tokenised once: the plan and the forward pass share the token ids. Returns every probability too."""
+        from core.batching import token_budget_batches
+        from core.forward import forward, forward_exact
+
         ids = self.encode(texts)
         batches = token_budget_batches([len(x) for x in ids], max_tokens)
 
@@ -105,8 +139,22 @@ class HFClassifier(Adapter):
             if on_batch:
                 on_batch(batch, probs)
 
-        return forward(self.model, ids, batches, self.tokenizer.pad_token_id or 0, self.device, self.dtype,
-                       softmax=True, on_batch=finished).numpy()
+        pad = self.tokenizer.pad_token_id or 0
+        if self.exact:
+            probs, report = forward_exact(self.model, ids, pad, self.device, self.dtype, max_tokens, finished,
+                                          bound=self._bound)
+            self._count(report)
+            return probs.numpy()
+        return forward(self.model, ids, batches, pad, self.device, self.dtype, softmax=True, on_batch=finished).numpy()
+
+    def _count(self, report: dict) -> None:
+        """The first exact call calibrates the bound; later calls reuse it and add to the counts."""
+        if self._bound is None:
+            self._bound, self.exactness = report["bound"], dict(report)
+            return
+        e = self.exactness
+        e["texts"], e["rescored"] = e["texts"] + report["texts"], e["rescored"] + report["rescored"]
+        e["rescored_share"] = e["rescored"] / max(1, e["texts"] - e["sample"])
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         return self.predict_batches(texts, DEFAULT_MAX_TOKENS)
@@ -114,6 +162,8 @@ class HFClassifier(Adapter):
     def place(self, device: str, precision: str) -> None:
         """The GPU Ray assigned to this replica, if any; ``auto`` precision resolved there (the driver may have
         no GPU while the workers do)."""
+        from core.model import pick_device
+
         self.device = pick_device(device)
         self.model.to(self.device)
-        self.dtype = autocast_dtype(precision, self.device)
+        self._set_precision(precision)
