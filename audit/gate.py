@@ -11,7 +11,8 @@ Verdict of one record against a rule:
 * ``significant: true``: **fail** when the estimate is beyond the bound *and* the excess is significant
   (adjusted p-value < alpha; without a test, the whole interval beyond the bound); beyond the bound but not
   significant, **pass** when the record is :func:`powered` (any shift of twice the bound would be significant
-  at the corrected level: the excess is noise the data can tell apart), else **inconclusive**; within it **pass**;
+  at the corrected level: the excess is noise the data can tell apart), else **inconclusive** (or, with
+  ``underpowered: insufficient``, an unpowered record decides nothing whatever its estimate); within it **pass**;
 * ``significant: false``: **fail** when the estimate is beyond the bound; **inconclusive** when the estimate
   is within it but the interval crosses it (the data cannot vouch for the model); otherwise **pass**.
 
@@ -70,6 +71,9 @@ class Rule(BaseModel):
     tolerance: float | None = Field(None, ge=0, lt=1, allow_inf_nan=False)  # DIR rules: dir_violation_rate only
     baseline_margin: float | None = Field(None, ge=0, allow_inf_nan=False)  # overrides the gate's for --baseline
     min_n: int | None = Field(None, ge=1)  # overrides the gate's (families) for this rule's records
+    # a significant rule's record that is not powered (:func:`powered`) and not failing: inconclusive (default), or
+    # insufficient (decides nothing: for fine-grained records such as single terms, whose group's rule covers them)
+    underpowered: Literal["inconclusive", "insufficient"] = "inconclusive"
 
     @field_validator("metric")
     @classmethod
@@ -232,11 +236,13 @@ def judge(m: dict, rule: Rule, gate: Gate, tests: int = 1) -> tuple[str, str]:
     shown = f"{abs(value) if kind == 'max_abs' else (-value if kind == 'min' else value):.4f}"
     where = f"{kind} {abs(bound)}"
     if rule.significant:
+        p = m.get("p_adjusted")
+        if beyond and p is not None and p < gate.alpha:
+            return "fail", f"{shown} beyond {where}, adjusted p = {p:.2g} < {gate.alpha}"
+        if rule.underpowered == "insufficient" and p is not None and not powered(m, rule, gate, tests):
+            return "insufficient", f"too few families to tell a shift of {2 * abs(bound):g} from noise"
         if not beyond:
             return "pass", f"{shown} within {where}"
-        p = m.get("p_adjusted")
-        if p is not None and p < gate.alpha:
-            return "fail", f"{shown} beyond {where}, adjusted p = {p:.2g} < {gate.alpha}"
         if p is not None and powered(m, rule, gate, tests):
             return "pass", (f"{shown} beyond {where} by chance: not significant (adjusted p = {p:.2g}) where any "
                             f"shift past {2 * abs(bound):g} would be")

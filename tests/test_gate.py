@@ -178,3 +178,19 @@ def test_a_rule_selecting_nothing_stops_the_run_before_scoring(tmp_path, capsys)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "rules.0.suite: 'identty' matches no suite" in err[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_a_rule_may_set_its_own_min_n_and_call_underpowered_records_insufficient():
+    """The default term rule: judged from 20 families, and a term whose data cannot tell 0.08 from noise decides
+    nothing (its group's rule still judges the group); a significant excess still fails."""
+    g = gates.Gate(min_n=5, rules=[{"name": "t", "metric": "mean_shift", "max_abs": 0.04, "significant": True,
+                                    "min_n": 20, "underpowered": "insufficient"}])
+    rule = g.rules[0]
+    weak = record(0.05, [-0.02, 0.12], p=0.9, n_min=30, details={"se": 0.03, "df": 29})
+    assert gates.judge(weak, rule, g, tests=100) == ("insufficient", "too few families to tell a shift of 0.08 from noise")
+    assert gates.judge({**weak, "n_min": 12}, rule, g)[1] == "12 families < min_n = 20: too few to test"
+    assert gates.judge({**weak, "p_adjusted": 0.001}, rule, g, tests=100)[0] == "fail"
+    strong = record(0.05, [0.03, 0.07], p=0.2, n_min=300, details={"se": 0.01, "df": 299})
+    assert gates.judge(strong, rule, g, tests=100)[0] == "pass"  # powered: 3.9 * 0.01 <= 0.08
+    with pytest.raises(Exception):
+        gates.Gate(rules=[{"name": "t", "metric": "mean_shift", "max": 0.1, "underpowered": "skip"}])
