@@ -84,10 +84,12 @@ def _bound(gate: dict | None, metric: str) -> float | None:
 
 
 def insufficient_records(gate: dict) -> list[dict]:
-    """The records the gate could not judge (fewer than min_n families), per rule: the coverage section lists
+    """What the gate could not judge, per rule: each suite/attribute/group whose records have too few families
+    (fewer than min_n, or too few to tell a shift from noise where the rule says so). The coverage section lists
     them and JUnit reports each as a skipped test."""
-    return [{"rule": r["name"], "metric": r["metric"], "id": x["id"], "reason": x.get("reason", "")}
-            for r in gate.get("rules", []) for x in r.get("not_passing", []) if x.get("verdict") == "insufficient"]
+    return [{"rule": r["name"], "metric": r["metric"], "id": unit,
+             "reason": "too few families to test"}
+            for r in gate.get("rules", []) for unit in r.get("insufficient", [])]
 
 
 def split_term(text: str, term: str | None) -> list[tuple[str, bool]]:

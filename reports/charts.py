@@ -117,13 +117,13 @@ def forest_plot(rows: list[tuple[str, float, float | None, float | None]], bound
                      f'stroke-dasharray="4 3"/><text x="{_num(x(b))}" y="{height - 6}" text-anchor="middle" '
                      f'font-size="10">{b:+.2f}</text>')
     for i, (label, value, low, high) in enumerate(rows):
-        ym = 4 + i * row_h + row_h / 2
+        ym, shown = 4 + i * row_h + row_h / 2, f"{round(value, 3) + 0.0:+.3f}"  # never "-0.000"
         parts.append(f'<text x="{label_w - 6}" y="{_num(ym + 4)}" text-anchor="end" font-size="11">{escape(label)}</text>')
         if low is not None and high is not None:
             parts.append(f'<line x1="{_num(x(low))}" y1="{_num(ym)}" x2="{_num(x(high))}" y2="{_num(ym)}" '
                          f'stroke="#222" stroke-width="1.5"/>')
         parts.append(f'<circle cx="{_num(x(value))}" cy="{_num(ym)}" r="4" fill="{PALETTE[0]}">'
-                     f'<title>{escape(label)}: {value:+.3f}</title></circle>'
-                     f'<text x="{label_w + w + 6}" y="{_num(ym + 4)}" font-size="11">{value:+.3f}</text>')
+                     f'<title>{escape(label)}: {shown}</title></circle>'
+                     f'<text x="{label_w + w + 6}" y="{_num(ym + 4)}" font-size="11">{shown}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -265,9 +265,15 @@ def test_junit_is_valid_and_has_one_case_per_rule(tiny_run):
     out, _ = tiny_run
     results = json.loads((out / "results.json").read_text())
     root = ET.parse(out / "junit.xml").getroot()
-    assert root.tag == "testsuite" and int(root.get("tests")) == len(results["gate"]["rules"])
+    rules = results["gate"]["rules"]
+    small = [(r["name"], unit) for r in rules for unit in r["insufficient"]]  # one skipped test each
+    assert root.tag == "testsuite" and int(root.get("tests")) == len(rules) + len(small)
+    assert int(root.get("skipped")) >= len(small)
     cases = root.findall("testcase")
-    assert [c.get("name") for c in cases] == [r["name"] for r in results["gate"]["rules"]]
+    assert [c.get("name") for c in cases[len(rules):]] == [unit for _, unit in small]
+    assert all(c.find("skipped") is not None for c in cases[len(rules):])
+    cases = cases[:len(rules)]
+    assert [c.get("name") for c in cases] == [r["name"] for r in rules]
     for case, rule in zip(cases, results["gate"]["rules"]):
         failure = case.find("failure")
         assert (failure is not None) == (rule["verdict"] != "pass")
