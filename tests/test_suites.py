@@ -225,3 +225,26 @@ def test_paired_groups_must_list_counterparts(tmp_path):
                              "{attributes: {gender: male}, paired: true, terms: [Greg]}"))
     with pytest.raises(InputError, match=r"bad.yaml:6: field protected.person.groups.1.terms: paired group has 1"):
         load_suite(path)
+
+
+def test_data_joins_the_default_suites_and_suite_none_audits_it_alone(tmp_path, capsys):
+    """issue 17: --data adds its swapped sentences to the default suites; a --suite list replaces them; --suite
+    none audits the data alone; none with another suite is an error."""
+    from core.suites import DEFAULT_SUITES
+
+    data = tmp_path / "d.csv"
+    pd.DataFrame({"text": ["She was so happy with her new job.", "My brother is always working late."]}).to_csv(
+        data, index=False)
+    runs = {"defaults": [], "eec": ["--suite", "eec"], "none": ["--suite", "none"]}
+    suites = {}
+    for name, extra in runs.items():
+        out = tmp_path / f"{name}.parquet"
+        assert audit_main(["generate", "--data", str(data), *extra, "--out", str(out)]) == 0
+        suites[name] = set(pd.read_parquet(out)["suite"])
+    swaps = {"perturb-gender", "perturb-dialect"}
+    assert suites["defaults"] == set(DEFAULT_SUITES) | swaps
+    assert suites["eec"] == {"eec"} | swaps and suites["none"] == swaps
+    capsys.readouterr()
+    assert audit_main(["generate", "--data", str(data), "--suite", "none", "--suite", "eec",
+                       "--out", str(tmp_path / "x.parquet")]) == 2
+    assert "--suite none means no suite" in capsys.readouterr().err
