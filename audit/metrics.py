@@ -41,7 +41,7 @@ _WILSON = "Wilson interval at the families' design effect (Kish deff from the cl
                              "several terms), against the mean of the other groups' means in the same stratum; "
                              "mean over families; t interval, paired t-test over families",
                              words="the change in p(class) for one name, word or rewrite rule against the other "
-                             "groups on otherwise identical sentences", role="contrast"),
+                             "groups on otherwise identical sentences", role="term"),
     "flip_rate_difference": MetricInfo("counterfactual", "signed", "as mean_shift with v = share of x's matched "
                                        "counterparts with another label: g flips more than the others",
                                        words="how much more often one group's label differs from its matched "

@@ -36,7 +36,8 @@ class MetricInfo:
     formula: str
     reference: str = ""
     words: str = ""   # what it means in plain words (model cards)
-    role: str = ""    # contrast (matched group vs the others) | gap (between-group gap) | "" (descriptive)
+    role: str = ""    # contrast (matched group vs the others) | term (one term of a group vs the others) | gap
+                      # (between-group gap) | "" (descriptive)
     family: str = ""  # filled in by the registration
 
 

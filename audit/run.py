@@ -26,7 +26,6 @@ from audit.timing import PhaseClock
 from core.suites import DEFAULT_SUITES, load_suites, select_suites
 from core.data import BUILTIN, load_data, read_table, require_columns, resolve_data_dir
 from core.errors import InputError, check_number
-from core.model import pick_device
 from reports.files import check_outputs, check_writable, published_folder, write_json, write_parquet
 
 OUTPUTS = ("cases.parquet", "report.html", "summary.md", "junit.xml", "results.json")  # results.json: written last

@@ -49,10 +49,14 @@ def top_disparities(metrics: list[dict], limit: int = 15, gate: dict | None = No
         near = {"max_abs": 0.0 if lo <= 0 <= hi else min(abs(lo), abs(hi)), "max": lo, "min": -hi}[kind]
         excess = near - (-bound if kind == "min" else bound)
         rank = {"fail": 0, "inconclusive": 1}.get(verdicts.get(m["id"]), 2)
-        return rank, -excess if rank < 2 else 0.0, m.get("p_adjusted", 1.0), -abs(m["value"])
+        term = m["metric"] in records.names("term")  # a group's record leads its terms'
+        return rank, term, -excess if rank < 2 else 0.0, m.get("p_adjusted", 1.0), -abs(m["value"])
 
+    # single terms join only where the gate flags them (one name a model reacts to); else their groups speak
     disparities = records.names("contrast") + records.names("gap")
-    rows = [m for m in metrics if m["metric"] in disparities and m.get("value") is not None
+    flagged = {i for i, v in verdicts.items() if v in ("fail", "inconclusive")}
+    rows = [m for m in metrics if (m["metric"] in disparities or m["metric"] in records.names("term") and m["id"] in flagged)
+            and m.get("value") is not None
             and m.get("template") is None and m.get("p_adjusted") is not None
             and (m.get("details") or {}).get("harm", 1) >= 0]
     return sorted(rows, key=key)[:limit]
@@ -145,7 +149,7 @@ def sections(results: dict, cases: pd.DataFrame) -> list[dict]:
         focus = max(dp, key=lambda m: m["value"] or 0)["class"] if dp else labels[0]
         bars = lambda name: [(m["group"], m["value"], *(m["ci"] or (None, None))) for m in pick(name, **{"class": focus})]
         heat = pick("group_flip_rate")
-        contrasts = [x for x in ms if x["metric"] in records.names("contrast") and x["metric"] != "term_shift"
+        contrasts = [x for x in ms if x["metric"] in records.names("contrast")
                      and (x.get("details") or {}).get("harm", 1) >= 0]
         templates = sorted({m["template"] for m in heat if m["template"]})
         groups = sorted({m["group"] for m in heat})

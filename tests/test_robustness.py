@@ -15,7 +15,7 @@ from core.suites import load_suites
 
 @pytest.fixture(scope="module")
 def case_table():
-    """The case plug-in on one base sentence of each family of the three built-in suites (291 texts)."""
+    """The case plug-in on one base sentence of each family of the three built-in suites (463 texts)."""
     suites = ["eec", "identity", "names"]
     cases = build_cases([load_suites()[s] for s in suites])
     sources = {"templates": tuple(sum(x, []) for x in zip(*(template_sentences(cases, s) for s in suites)))}
@@ -42,7 +42,7 @@ def test_the_interval_covers_a_planted_upper_case_flip_rate(case_table):
         assert upper["lower"]["flip_rate"] == upper["title"]["flip_rate"] == 0.0  # only upper case was planted
     assert np.mean(covered) >= 0.9, np.mean(covered)
     assert m.suite == "templates" and m.group == "case" and m.attribute == "robustness"
-    assert m.n == 3 * 291 and m.n_min == 291 and m.details["invariance"] == pytest.approx(1 - m.value)
+    assert m.n == 3 * 463 and m.n_min == 463 and m.details["invariance"] == pytest.approx(1 - m.value)
 
 
 def test_clustered_noise_intervals_cover_the_mean_rate(case_table):
