@@ -19,10 +19,11 @@ from core.cases import attributes_of, build_cases
 from core.suites import select_suites
 
 # What scripts/calibration_study.py measured for the default gate (README "The gate"; the report's methodology).
-MEASURED = ("a fair model passes 20 of 20 audits of identity, names and eec each at sentence noise 0.45 (and 0.3); "
-            "a +0.05 shift of one class for one group fails naming it in 20 of 20 on each; a +0.05 shift for one "
-            "identity term fails naming the term in 20 of 20; a +0.08 shift of a group seen in 6 of 40 families is "
-            "never a pass; a shift exactly at the bound goes either way")
+MEASURED = ("a fair model passes 20 of 20 audits of identity, names and eec each at sentence noise 0.45 and 0.3, "
+            "and 20 of 20 of real tweets with every swap; a +0.05 shift of one class for one group fails naming it in "
+            "20 of 20 on each suite; a +0.05 shift for one identity term fails naming the term in 20 of 20; a +0.08 "
+            "shift of a group seen in 6 of 40 families is never a pass (fail 6, inconclusive 14 of 20); a shift "
+            "exactly at the bound goes either way (fails 9 to 20 of 20)")
 NOISY = 0.45  # sentence noise (logit sd) at which identity v2's group shifts had a standard error of about 0.01
 
 
