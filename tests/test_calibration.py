@@ -57,12 +57,18 @@ def test_noise_floor_of_identity_sits_well_below_the_bound(tables):
     assert len(se) == 144 and max(se) < 0.008
 
 
-@pytest.mark.parametrize("name", ["+0.05 one group", "+0.05 one term"])
-def test_a_005_shift_of_one_identity_group_or_term_fails_naming_it(tables, name):
+def test_a_005_shift_of_one_identity_group_and_of_one_term_fail_naming_them(tables):
+    """Both planted in one model on independent attributes (religion: muslim; age: the term "elderly" of old):
+    each must be named among the failing records in >= 19 of 20 audits."""
     cases, attributes = tables[("identity",)]
-    sc = scenario("identity", name)
-    tally = cal.run(cases, attributes, sc, SEEDS)
-    assert tally.verdicts["fail"] >= 19 and tally.named >= 19, (tally.verdicts, tally.named, sc.expect)
+    group, term = scenario("identity", "+0.05 one group"), scenario("identity", "+0.05 one term")
+    model = SimulatedModel(group.model.effects + term.model.effects, noise_sd=cal.NOISY)
+    named = {"group": 0, "term": 0}
+    for seed in SEEDS:
+        failing = cal.failing_ids(cal.audit(cases, attributes, model, seed))
+        named["group"] += bool(set(group.expect) & failing)
+        named["term"] += bool(set(term.expect) & failing)
+    assert named["group"] >= 19 and named["term"] >= 19, named
 
 
 def test_a_model_that_reacts_to_one_name_is_named_by_that_name(tables):
